@@ -363,6 +363,7 @@ void otus_cfg_free(const struct otus_cfg_entry *table, void *base)
             strmap_free(FIELD(base, e, struct otus_strmap));
             break;
         case OTUS_CFG_SECTION:
+        case OTUS_CFG_INLINE:
             otus_cfg_free(e->sub, FIELD(base, e, char));
             break;
         default:
@@ -521,7 +522,8 @@ int otus_cfg_defaults(const struct otus_cfg_entry *table, void *base, struct otu
         case OTUS_CFG_STRMAP:
             memset(FIELD(base, e, struct otus_strmap), 0, sizeof(struct otus_strmap));
             break;
-        case OTUS_CFG_SECTION: {
+        case OTUS_CFG_SECTION:
+        case OTUS_CFG_INLINE: {
             int rc = otus_cfg_defaults(e->sub, FIELD(base, e, char), err);
             if (rc)
                 return rc;
@@ -538,6 +540,36 @@ int otus_cfg_defaults(const struct otus_cfg_entry *table, void *base, struct otu
         }
     }
     return 0;
+}
+
+/* Finds key in table or in its inline sub-tables; *ebase gets the struct the entry's
+ * offset applies to. */
+static const struct otus_cfg_entry *find_entry(const struct otus_cfg_entry *table, void *base,
+                                               const char *key, void **ebase)
+{
+    for (const struct otus_cfg_entry *e = table; e->key; e++) {
+        if (e->type == OTUS_CFG_INLINE) {
+            const struct otus_cfg_entry *f = find_entry(e->sub, FIELD(base, e, char), key, ebase);
+            if (f)
+                return f;
+        } else if (strcmp(e->key, key) == 0) {
+            *ebase = base;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void list_keys(const struct otus_cfg_entry *table, char *out, size_t len)
+{
+    for (const struct otus_cfg_entry *x = table; x->key; x++) {
+        if (x->type == OTUS_CFG_INLINE) {
+            list_keys(x->sub, out, len);
+            continue;
+        }
+        strncat(out, *out ? ", " : "", len - strlen(out) - 1);
+        strncat(out, x->key, len - strlen(out) - 1);
+    }
 }
 
 int otus_cfg_apply(struct otus_cfg_doc *d, yaml_node_t *map, const char *prefix,
@@ -563,23 +595,19 @@ int otus_cfg_apply(struct otus_cfg_doc *d, yaml_node_t *map, const char *prefix,
         const char *k = (const char *)kn->data.scalar.value;
         snprintf(key, sizeof(key), "%s%s%s", prefix && *prefix ? prefix : "",
                  prefix && *prefix ? "." : "", k);
-        const struct otus_cfg_entry *e = table;
-        while (e->key && strcmp(e->key, k) != 0)
-            e++;
-        if (!e->key) {
+        void *ebase = base;
+        const struct otus_cfg_entry *e = find_entry(table, base, k, &ebase);
+        if (!e) {
             char known[512] = "";
-            for (const struct otus_cfg_entry *x = table; x->key; x++) {
-                strncat(known, x == table ? "" : ", ", sizeof(known) - strlen(known) - 1);
-                strncat(known, x->key, sizeof(known) - strlen(known) - 1);
-            }
+            list_keys(table, known, sizeof(known));
             otus_cfg_errorf(err, d, kn, key, "unknown key (known here: %s)", known);
             return OTUS_ERR_CONFIG;
         }
         int rc = 0;
         if (e->type == OTUS_CFG_SECTION) {
-            rc = otus_cfg_apply(d, vn, key, e->sub, FIELD(base, e, char), err);
+            rc = otus_cfg_apply(d, vn, key, e->sub, FIELD(ebase, e, char), err);
         } else if (e->type == OTUS_CFG_STRLIST && vn->type == YAML_SEQUENCE_NODE) {
-            struct otus_strlist *l = FIELD(base, e, struct otus_strlist);
+            struct otus_strlist *l = FIELD(ebase, e, struct otus_strlist);
             strlist_free(l);
             size_t n = (size_t)(vn->data.sequence.items.top - vn->data.sequence.items.start);
             l->items = calloc(n ? n : 1, sizeof(char *));
@@ -596,7 +624,7 @@ int otus_cfg_apply(struct otus_cfg_doc *d, yaml_node_t *map, const char *prefix,
                 l->n++;
             }
         } else if (e->type == OTUS_CFG_STRMAP) {
-            struct otus_strmap *m = FIELD(base, e, struct otus_strmap);
+            struct otus_strmap *m = FIELD(ebase, e, struct otus_strmap);
             strmap_free(m);
             if (vn->type == YAML_SCALAR_NODE && vn->data.scalar.length == 0)
                 continue;
@@ -632,7 +660,7 @@ int otus_cfg_apply(struct otus_cfg_doc *d, yaml_node_t *map, const char *prefix,
             rc = otus_cfg_scalar(d, vn, key, &text, err);
             if (rc)
                 return rc;
-            rc = set_scalar(e, base, text, err, d, vn, key);
+            rc = set_scalar(e, ebase, text, err, d, vn, key);
             free(text);
         }
         if (rc)
@@ -660,6 +688,8 @@ static const char *type_name(enum otus_cfg_type t)
         return "map";
     case OTUS_CFG_SECTION:
         return "section";
+    case OTUS_CFG_INLINE:
+        return "inline";
     }
     return "?";
 }
@@ -673,6 +703,10 @@ int otus_cfg_describe(const struct otus_cfg_entry *table, const char *prefix, st
                  prefix && *prefix ? "." : "", e->key);
         if (e->type == OTUS_CFG_SECTION) {
             rc = otus_cfg_describe(e->sub, key, out);
+            continue;
+        }
+        if (e->type == OTUS_CFG_INLINE) {
+            rc = otus_cfg_describe(e->sub, prefix, out);
             continue;
         }
         rc = otus_buf_printf(out, "| `%s` | %s | %s%s%s | %s", key, type_name(e->type),

@@ -30,6 +30,7 @@ enum otus_cfg_type {
     OTUS_CFG_STRLIST,  /* struct otus_strlist; a YAML sequence of scalars (or one scalar) */
     OTUS_CFG_STRMAP,   /* struct otus_strmap; a YAML mapping of scalars */
     OTUS_CFG_SECTION,  /* a nested table: sub describes the struct at offset */
+    OTUS_CFG_INLINE,   /* sub's keys merged at this level; sub describes the struct at offset */
 };
 
 struct otus_strlist {
