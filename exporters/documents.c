@@ -152,8 +152,37 @@ static void flat_write(struct flat *f, otus_key_value *const *attrs, size_t n, i
     }
 }
 
+/* The common case: no map values and few keys. Duplicates are found by comparing
+ * keys directly, cheaper than hashing for a handful of short keys. */
+static int simple_attrs(otus_key_value *const *attrs, size_t n)
+{
+    if (n > 16)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const otus_any_value *v = attrs[i]->value;
+        if (!attrs[i]->key || (v && v->value_case == AV(KVLIST_VALUE)))
+            return 0;
+    }
+    return 1;
+}
+
 void otus_doc_attributes(struct otus_json *j, otus_key_value *const *attrs, size_t n)
 {
+    if (simple_attrs(attrs, n)) {
+        otus_json_object_begin(j);
+        for (size_t i = 0; i < n; i++) {
+            const char *k = attrs[i]->key;
+            size_t d = 0;
+            while (d < i && strcmp(attrs[d]->key, k) != 0)
+                d++;
+            if (d < i)
+                continue; /* a duplicate key: the first value wins */
+            otus_json_key_cstr(j, k);
+            otus_doc_any_value(j, attrs[i]->value);
+        }
+        otus_json_object_end(j);
+        return;
+    }
     struct flat f;
     f.j = j;
     otus_buf_init(&f.path, 0);
