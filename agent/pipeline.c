@@ -334,10 +334,13 @@ static void dispatch(struct xinst *x)
     while (x->count > 0 && x->in_flight < (unsigned)x->q->max_in_flight) {
         if (!x->due && x->q_records < max_records && x->q_bytes < max_bytes)
             break;
-        /* A group: whole batches up to the limits, at least one. */
+        /* A group: whole batches of one signal up to the limits, at least one. */
         size_t n = 0, recs = 0, bytes = 0;
+        enum otus_signal sig = x->ring[x->head]->signal;
         while (n < x->count) {
             struct otus_batch *b = x->ring[(x->head + n) % x->cap];
+            if (b->signal != sig)
+                break;
             if (n > 0 && (recs + b->records > max_records || bytes + b->charged > max_bytes))
                 break;
             recs += b->records;

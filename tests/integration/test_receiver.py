@@ -317,3 +317,22 @@ def test_self_metrics_count_what_happened(agent, tmp_path):
     assert 'otus_http_requests_total{path="/v1/logs",code="400"} 1' in m
     assert "otus_process_resident_memory_bytes " in m
     assert "# TYPE otus_exporter_queue_records gauge" in m
+
+
+def test_signals_sent_together_keep_their_files(start_agent, tmp_path):
+    """Batches of different signals queued together for one exporter are sent in
+    groups of one signal each."""
+    otlp, tel = free_port(), free_port()
+    a = start_agent(agent_config(tmp_path, otlp, tel).replace("flush_interval: 50ms",
+                                                                "flush_interval: 400ms"))
+    a.wait_http(tel)
+    for i in range(3):
+        assert od.send(otlp, "logs", od.logs_request(n=2, start=i * 2))[0] == 200
+        assert od.send(otlp, "traces", od.traces_request(n=2, start=i * 2))[0] == 200
+        assert od.send(otlp, "metrics", od.metrics_request(value=float(i)))[0] == 200
+    logs = read_docs(tmp_path, "logs", 6)
+    traces = read_docs(tmp_path, "traces", 6)
+    metrics = read_docs(tmp_path, "metrics", 3)
+    assert all("message" in d for d in logs) and len(logs) == 6
+    assert all("span_id" in d for d in traces) and len(traces) == 6
+    assert all(d["type"] == "gauge" for d in metrics) and len(metrics) == 3
