@@ -336,3 +336,17 @@ def test_signals_sent_together_keep_their_files(start_agent, tmp_path):
     assert all("message" in d for d in logs) and len(logs) == 6
     assert all("span_id" in d for d in traces) and len(traces) == 6
     assert all(d["type"] == "gauge" for d in metrics) and len(metrics) == 3
+
+
+def test_empty_and_huge_batches(agent, tmp_path):
+    # An empty request (no resources at all) and one with an empty scope are fine.
+    assert od.send(agent.otlp, "logs", od.logs_request(n=0))[0] == 200
+    assert od.post(agent.otlp, "/v1/traces", b"")[0] == 200
+    # 40,000 records in one request, under the 8 MiB default limit.
+    big = od.logs_request(n=40000)
+    assert len(big.SerializeToString()) < 8 << 20
+    status, _, body = od.send(agent.otlp, "logs", big)
+    assert status == 200
+    docs = read_docs(tmp_path, "logs", 40000, timeout=30)
+    assert len(docs) == 40000
+    assert [d["attributes"]["seq"] for d in docs] == list(range(40000))
