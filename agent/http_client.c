@@ -15,6 +15,10 @@
  * saves an easy handle's set-up per request; connections live in the multi handle's
  * cache, not in easy handles, so any pooled handle reuses any kept-alive connection.
  *
+ * Each call also has its own uv timer for its timeout: libcurl does not time out
+ * transfers that wait for a free connection under the per-host cap, so without it a
+ * call could wait far longer than its timeout behind a slow one.
+ *
  * Cancelled calls are taken out of libcurl at once and queued; a second uv timer (the
  * "defer" timer) runs their callbacks on the next loop iteration, so no callback ever
  * runs inside otus_http_call_cancel() or otus_http_client_close(). The same timer
@@ -61,6 +65,8 @@ enum call_state {
 struct otus_http_call {
     struct otus_http_client *c;
     CURL *easy;
+    uv_timer_t deadline; /* the call's timeout; the struct is freed in its close callback */
+    uint64_t timeout_ms;
     struct curl_slist *req_headers; /* owned */
     otus_http_done_cb done;
     void *arg;
@@ -70,6 +76,7 @@ struct otus_http_call {
     int over_cap;                       /* the body passed max_response_bytes */
     int body_nomem;                     /* the body could not grow */
     int local_error;                    /* a failure of ours (a socket could not be watched) */
+    int timed_out;                      /* our deadline ended it, not libcurl */
     char *secrets[2];                   /* username and password copies, for scrubbing */
     struct otus_http_result res;
     char curl_error[CURL_ERROR_SIZE];
@@ -95,7 +102,7 @@ struct otus_http_client {
     struct otus_http_call *pool;
     unsigned npool;
     struct sock *socks;
-    unsigned handles; /* open uv handles: timer, defer, every sock */
+    unsigned handles; /* open uv handles: timer, defer, every sock, every call's deadline */
     int closing;
     int torn_down;
     void (*close_done)(void *arg);
@@ -510,6 +517,15 @@ static void fill_result(struct otus_http_call *call, CURLcode rc)
         return;
     }
 
+    if (call->timed_out) {
+        r->fail = OTUS_HTTP_FAIL_TIMEOUT;
+        r->status = OTUS_ERR_TIMEOUT;
+        r->http_status = 0;
+        snprintf(call->error, sizeof(call->error), "timeout: not done within %llu ms",
+                 (unsigned long long)call->timeout_ms);
+        return;
+    }
+
     r->http_status = (int)code;
     r->fail = fail_of(rc, call);
     switch (r->fail) {
@@ -554,6 +570,24 @@ static void fill_result(struct otus_http_call *call, CURLcode rc)
     scrub(call);
 }
 
+static void on_call_closed(uv_handle_t *h)
+{
+    struct otus_http_call *call = h->data;
+    struct otus_http_client *c = call->c;
+    free(call);
+    if (--c->handles == 0)
+        final_free(c);
+}
+
+/* Frees a call that is in no list: its memory goes in its timer's close callback. */
+static void call_free(struct otus_http_call *call)
+{
+    curl_easy_cleanup(call->easy);
+    call->easy = NULL;
+    otus_buf_free(&call->resp_headers);
+    uv_close((uv_handle_t *)&call->deadline, on_call_closed);
+}
+
 /* Back to the pool (or freed) once the callback returned. */
 static void call_put(struct otus_http_client *c, struct otus_http_call *call)
 {
@@ -580,9 +614,7 @@ static void call_put(struct otus_http_client *c, struct otus_http_call *call)
         c->npool++;
         return;
     }
-    curl_easy_cleanup(call->easy);
-    otus_buf_free(&call->resp_headers);
-    free(call);
+    call_free(call);
 }
 
 static struct otus_http_call *call_get(struct otus_http_client *c)
@@ -604,6 +636,9 @@ static struct otus_http_call *call_get(struct otus_http_client *c)
     }
     call->c = c;
     otus_buf_init(&call->resp_headers, MAX_RESPONSE_HEADER_BYTES);
+    uv_timer_init(c->loop, &call->deadline);
+    call->deadline.data = call;
+    c->handles++;
     return call;
 }
 
@@ -611,6 +646,7 @@ static struct otus_http_call *call_get(struct otus_http_client *c)
 static void finish(struct otus_http_call *call, CURLcode rc)
 {
     struct otus_http_client *c = call->c;
+    uv_timer_stop(&call->deadline);
     fill_result(call, rc);
     call->res.error = call->error;
     c->stats.finished++;
@@ -643,6 +679,21 @@ static void drain_done(struct otus_http_client *c)
     }
 }
 
+/* A call's own deadline. libcurl enforces CURLOPT_TIMEOUT_MS on transfers it runs, but
+ * not on those waiting for a free connection under the per-host cap; this timer, set to
+ * the same time, ends either kind (whichever of the two fires first wins). */
+static void on_deadline(uv_timer_t *t)
+{
+    struct otus_http_call *call = t->data;
+    struct otus_http_client *c = call->c;
+    assert(call->state == CALL_ACTIVE);
+    curl_multi_remove_handle(c->multi, call->easy);
+    call_unlink(&c->active, call);
+    call->state = CALL_IDLE;
+    call->timed_out = 1;
+    finish(call, CURLE_OPERATION_TIMEDOUT);
+}
+
 /* ---- teardown ---------------------------------------------------------------------------- */
 
 static void on_handle_closed(uv_handle_t *h)
@@ -660,9 +711,7 @@ static void teardown(struct otus_http_client *c)
     while (c->pool) {
         struct otus_http_call *call = c->pool;
         c->pool = call->next;
-        curl_easy_cleanup(call->easy);
-        otus_buf_free(&call->resp_headers);
-        free(call);
+        call_free(call);
     }
     c->npool = 0;
     curl_multi_cleanup(c->multi); /* closes cached connections */
@@ -943,8 +992,7 @@ static int call_setup(struct otus_http_call *call, const struct otus_http_call_o
     if (!ce)
         ce = curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     if (!ce)
-        ce = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                              (long)(o->timeout_ms ? o->timeout_ms : OTUS_HTTP_DEFAULT_TIMEOUT_MS));
+        ce = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)call->timeout_ms);
     if (!ce)
         ce = curl_easy_setopt(
             e, CURLOPT_CONNECTTIMEOUT_MS,
@@ -1027,7 +1075,8 @@ int otus_http_call_start(struct otus_http_client *c, const struct otus_http_call
         goto out;
     }
     memset(&call->res, 0, sizeof(call->res));
-    call->over_cap = call->body_nomem = call->local_error = 0;
+    call->over_cap = call->body_nomem = call->local_error = call->timed_out = 0;
+    call->timeout_ms = opts->timeout_ms ? opts->timeout_ms : OTUS_HTTP_DEFAULT_TIMEOUT_MS;
     call->error[0] = '\0';
     rc = call_setup(call, opts);
     if (rc)
@@ -1042,6 +1091,7 @@ int otus_http_call_start(struct otus_http_client *c, const struct otus_http_call
     call->state = CALL_ACTIVE;
     call_link(&c->active, call);
     c->stats.started++;
+    uv_timer_start(&call->deadline, on_deadline, call->timeout_ms, 0);
     if (out)
         *out = call;
 out:
@@ -1056,6 +1106,7 @@ int otus_http_call_cancel(struct otus_http_call *call)
         return OTUS_ERR_STATE;
     struct otus_http_client *c = call->c;
     curl_multi_remove_handle(c->multi, call->easy);
+    uv_timer_stop(&call->deadline);
     call_unlink(&c->active, call);
     call->state = CALL_CANCELED;
     call->next = NULL;

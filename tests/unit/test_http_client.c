@@ -948,6 +948,36 @@ static void many_concurrent_with_connection_cap(void **state)
     raw_stop(&F.loop, &rs);
 }
 
+static void waiting_for_a_connection_counts_against_the_timeout(void **state)
+{
+    (void)state;
+    client_replace(&(struct otus_http_client_opts){.max_host_connections = 1});
+    char slow[128], fast[128];
+    url(slow, sizeof(slow), "/hang");
+    url(fast, sizeof(fast), "/echo");
+    struct got g[2];
+    got_init(g, 2);
+    uint64_t t0 = otus_clock_mono_ns();
+    assert_int_equal(
+        otus_http_call_start(F.cli, &(struct otus_http_call_opts){.url = slow, .timeout_ms = 5000},
+                             on_done, &g[0], NULL),
+        0);
+    /* The only connection is taken: this one waits, but no longer than its timeout. */
+    assert_int_equal(
+        otus_http_call_start(F.cli, &(struct otus_http_call_opts){.url = fast, .timeout_ms = 300},
+                             on_done, &g[1], NULL),
+        0);
+    assert_true(run_until(&g[1].done, 20000));
+    uint64_t ms = (g[1].done_ns - t0) / 1000000u;
+    assert_int_equal(g[1].status, OTUS_ERR_TIMEOUT);
+    assert_true(ms >= 250 && ms < 4000);
+    assert_int_equal(g[0].done, 0);
+    release_held(&F);
+    assert_true(run_until(&g[0].done, 20000));
+    assert_int_equal(g[0].http_status, 503);
+    got_free(g, 2);
+}
+
 static void max_in_flight_refuses(void **state)
 {
     (void)state;
@@ -1252,6 +1282,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(response_over_the_cap, fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown(cancel_in_flight, fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown(many_concurrent_with_connection_cap, fx_setup, fx_teardown),
+    cmocka_unit_test_setup_teardown(waiting_for_a_connection_counts_against_the_timeout, fx_setup,
+                                    fx_teardown),
     cmocka_unit_test_setup_teardown(max_in_flight_refuses, fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown(basic_auth_and_secret_free_errors, fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown(loop_keeps_running_while_calls_are_slow, fx_setup, fx_teardown),
