@@ -1133,6 +1133,42 @@ static void methods(void **state)
     got_free(&g, 1);
 }
 
+static void proxies_only_when_named(void **state)
+{
+    (void)state;
+    /* The environment's proxy settings are ignored: this one leads nowhere. */
+    char dead[64];
+    snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", closed_port());
+    setenv("http_proxy", dead, 1);
+    setenv("HTTP_PROXY", dead, 1);
+    char u[128];
+    url(u, sizeof(u), "/echo");
+    struct got g;
+    got_init(&g, 1);
+    call1(&(struct otus_http_call_opts){.url = u}, &g);
+    unsetenv("http_proxy");
+    unsetenv("HTTP_PROXY");
+    assert_int_equal(g.status, 0);
+    got_free(&g, 1);
+
+    /* A named proxy gets the request (the raw server plays the proxy). */
+    struct raw_srv rs;
+    raw_start(&F.loop, &rs, RAW_ANSWER);
+    char proxy[64];
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", rs.port);
+    got_init(&g, 1);
+    call1(&(struct otus_http_call_opts){.url = "http://backend.example:9200/_bulk",
+                                        .proxy = proxy,
+                                        .body = "{}",
+                                        .body_len = 2},
+          &g);
+    assert_int_equal(g.status, 0);
+    assert_buf_eq(&g.body, "ok");
+    assert_int_equal(rs.requests, 1);
+    got_free(&g, 1);
+    raw_stop(&F.loop, &rs);
+}
+
 static void invalid_calls(void **state)
 {
     (void)state;
@@ -1289,6 +1325,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(loop_keeps_running_while_calls_are_slow, fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown(names_resolve_off_the_loop, fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown(methods, fx_setup, fx_teardown),
+    cmocka_unit_test_setup_teardown(proxies_only_when_named, fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown(invalid_calls, fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown(close_cancels_calls_in_flight, fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown(calls_from_callbacks, fx_setup, fx_teardown),
