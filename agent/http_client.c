@@ -241,7 +241,7 @@ static void on_timer(uv_timer_t *t)
 static void fail_easy(struct otus_http_client *c, CURL *easy)
 {
     char *p = NULL;
-    if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p) == CURLE_OK && p) {
+    if (easy && curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p) == CURLE_OK && p) {
         struct otus_http_call *call = (struct otus_http_call *)(void *)p;
         call->local_error = 1;
         defer_arm(c);
@@ -476,8 +476,8 @@ static uint64_t info_us(CURL *easy, CURLINFO what)
     return (uint64_t)v;
 }
 
-/* Fills call->res from libcurl's outcome (rc is ignored for cancelled and locally
- * failed calls). */
+/* Fills call->res from libcurl's outcome (rc is ignored for calls we ended: cancelled,
+ * failed locally, or past their own deadline). */
 static void fill_result(struct otus_http_call *call, CURLcode rc)
 {
     struct otus_http_result *r = &call->res;
@@ -501,28 +501,24 @@ static void fill_result(struct otus_http_call *call, CURLcode rc)
                                      otus_clock_wall_ns() / 1000000u, &ms) == 0)
         r->retry_after_ms = ms;
 
-    if (call->state == CALL_CANCELED) {
-        r->fail = OTUS_HTTP_FAIL_CANCELED;
-        r->status = OTUS_ERR_CANCELED;
+    /* Ended by us, not by libcurl: whatever part of an answer arrived is dropped. */
+    if (call->state == CALL_CANCELED || call->local_error || call->timed_out) {
         r->http_status = 0;
         otus_buf_free(&r->body);
-        snprintf(call->error, sizeof(call->error), "canceled");
-        return;
-    }
-    if (call->local_error) {
-        r->fail = OTUS_HTTP_FAIL_OTHER;
-        r->status = OTUS_ERR_IO;
-        r->http_status = 0;
-        snprintf(call->error, sizeof(call->error), "other: the socket could not be watched");
-        return;
-    }
-
-    if (call->timed_out) {
-        r->fail = OTUS_HTTP_FAIL_TIMEOUT;
-        r->status = OTUS_ERR_TIMEOUT;
-        r->http_status = 0;
-        snprintf(call->error, sizeof(call->error), "timeout: not done within %llu ms",
-                 (unsigned long long)call->timeout_ms);
+        if (call->state == CALL_CANCELED) {
+            r->fail = OTUS_HTTP_FAIL_CANCELED;
+            r->status = OTUS_ERR_CANCELED;
+            snprintf(call->error, sizeof(call->error), "canceled");
+        } else if (call->local_error) {
+            r->fail = OTUS_HTTP_FAIL_OTHER;
+            r->status = OTUS_ERR_IO;
+            snprintf(call->error, sizeof(call->error), "other: the socket could not be watched");
+        } else {
+            r->fail = OTUS_HTTP_FAIL_TIMEOUT;
+            r->status = OTUS_ERR_TIMEOUT;
+            snprintf(call->error, sizeof(call->error), "timeout: not done within %llu ms",
+                     (unsigned long long)call->timeout_ms);
+        }
         return;
     }
 
