@@ -153,8 +153,9 @@ struct otus_http_client_stats {
 
 /*
  * Creates a client on loop. opts MAY be NULL (all defaults); it is copied. 0,
- * OTUS_ERR_NOMEM, OTUS_ERR_UNSUPPORTED (libcurl has no asynchronous resolver, or lacks
- * a feature the client needs), OTUS_ERR_IO (libcurl could not be set up).
+ * OTUS_ERR_NOMEM, OTUS_ERR_UNSUPPORTED (libcurl has no asynchronous resolver, or is
+ * older than 7.87, which lacks CURLOPT_QUICK_EXIT), OTUS_ERR_IO (libcurl could not be
+ * set up).
  */
 int otus_http_client_create(uv_loop_t *loop, const struct otus_http_client_opts *opts,
                             struct otus_http_client **out);
