@@ -330,17 +330,18 @@ void otus_json_string(struct otus_json *j, const char *s, size_t n)
         j->err = rc;
 }
 
-/* Decimal digits of v at the end of tmp[24] (with a '-' when neg); returns the start. */
-static char *digits(char *tmp, uint64_t v, int neg)
+/* Writes the decimal digits of v (after a '-' when neg) at the end of tmp[24];
+ * returns the index of the first character. */
+static size_t digits(char tmp[24], uint64_t v, int neg)
 {
-    char *p = tmp + 24;
+    size_t i = 24;
     do {
-        *--p = (char)('0' + v % 10);
+        tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
     if (neg)
-        *--p = '-';
-    return p;
+        tmp[--i] = '-';
+    return i;
 }
 
 void otus_json_int(struct otus_json *j, int64_t v)
@@ -349,8 +350,8 @@ void otus_json_int(struct otus_json *j, int64_t v)
         return;
     char tmp[24];
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    char *p = digits(tmp, u, v < 0);
-    put(j, p, (size_t)(tmp + 24 - p));
+    size_t i = digits(tmp, u, v < 0);
+    put(j, tmp + i, 24 - i);
 }
 
 void otus_json_uint(struct otus_json *j, uint64_t v)
@@ -358,8 +359,8 @@ void otus_json_uint(struct otus_json *j, uint64_t v)
     if (!item(j))
         return;
     char tmp[24];
-    char *p = digits(tmp, v, 0);
-    put(j, p, (size_t)(tmp + 24 - p));
+    size_t i = digits(tmp, v, 0);
+    put(j, tmp + i, 24 - i);
 }
 
 void otus_json_double(struct otus_json *j, double v)
