@@ -98,7 +98,8 @@ struct otus__es {
     struct tmpl tmpl[OTUS_SIGNAL_COUNT];
     const char *headers[4];
     const char *tmpl_headers[3];
-    char *auth_header; /* "Authorization: ApiKey ..." or NULL */
+    char *auth_header;    /* "Authorization: ApiKey ..." or NULL */
+    const char *username; /* basic authentication, or NULL */
     struct otus_deflater defl;
     int gzip;
     struct jstate *jobs;
@@ -538,8 +539,8 @@ static void step(struct jstate *js)
         .body_len = len,
         .timeout_ms = es->cfg->timeout_ms,
         .max_response_bytes = (1u << 20) + js->req_n * 4096u,
-        .username = es->cfg->username && *es->cfg->username ? es->cfg->username : NULL,
-        .password = es->cfg->password,
+        .username = es->username,
+        .password = es->username ? es->cfg->password : NULL,
         .tls = &tls,
         .accept_gzip = 1,
     };
@@ -796,12 +797,15 @@ static void tmpl_step(struct otus__es *es, enum otus_signal s)
         .body = tp->body.data,
         .body_len = tp->body.len,
         .timeout_ms = es->cfg->timeout_ms,
-        .username = es->cfg->username && *es->cfg->username ? es->cfg->username : NULL,
-        .password = es->cfg->password,
+        .username = es->username,
+        .password = es->username ? es->cfg->password : NULL,
         .tls = &tls,
     };
     tp->ep = ep;
-    if (otus_http_call_start(es->http, &o, tmpl_done, tp, &tp->call) != 0) {
+    int rc = otus_http_call_start(es->http, &o, tmpl_done, tp, &tp->call);
+    if (rc) {
+        otus_log(OTUS_LOG_WARN, "elasticsearch", "%s: cannot start the template request: %s",
+                 es->name, otus_strerror(rc));
         tp->call = NULL;
         ep_outcome(es, ep, tp->gen, 0);
         tp->wake_ms = now + PARK_RECHECK_MS;
@@ -1105,6 +1109,7 @@ static int es_create(const struct otus_exporter_env *env, const void *cfgp, void
     }
     if (!rc && !es->dl_path)
         rc = OTUS_ERR_NOMEM;
+    es->username = cfg->username && *cfg->username ? cfg->username : NULL;
     es->gzip = cfg->compression && strcmp(cfg->compression, "gzip") == 0;
     if (!rc && es->gzip)
         rc = otus_deflater_init(&es->defl, (int)cfg->compression_level);
