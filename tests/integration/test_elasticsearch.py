@@ -28,6 +28,8 @@ def es():
 def es_config(tmp_path, es_urls, otlp, tel, es_extra="", pipelines=None, extra_exporters=""):
     urls = ", ".join(es_urls)
     pipes = pipelines or "  logs: [elasticsearch]\n"
+    retry = "" if "retry:" in es_extra else \
+        "    retry:\n      initial_interval: 50ms\n      max_interval: 500ms\n"
     return f"""
 service:
   data_dir: {tmp_path}/data
@@ -41,10 +43,7 @@ exporters:
   elasticsearch:
     endpoints: [{urls}]
     flush_interval: 100ms
-    retry:
-      initial_interval: 50ms
-      max_interval: 500ms
-{es_extra}
+{retry}{es_extra}
 {extra_exporters}
 pipelines:
 {pipes}
