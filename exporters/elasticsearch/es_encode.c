@@ -603,7 +603,6 @@ int otus__es_template_body(const struct otus__es_target *t, enum otus_signal sig
     if (!rc)
         rc = otus_buf_append_str(out, origin_properties);
     if (!rc)
-        rc = otus_buf_printf(out, "}}},\"_meta\":{\"managed_by\":\"otus\",\"version\":\"%s\"}}",
-                             OTUS_VERSION_STRING);
+        rc = otus_buf_append_str(out, "}}},\"_meta\":{\"managed_by\":\"otus\"}}");
     return rc;
 }
