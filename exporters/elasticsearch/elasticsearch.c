@@ -105,7 +105,6 @@ struct otus__es {
     struct jstate *jobs;
     uv_timer_t timer;
     uint64_t timer_at; /* when the timer fires (0: stopped) */
-    int kicking;
     /* dead letters */
     char *dl_path;
     int dl_fd;
@@ -183,8 +182,6 @@ static void ep_outcome(struct otus__es *es, struct endpoint *ep, uint64_t gen, i
 /* Wakes every parked job (an endpoint or template may be available now). */
 static void kick(struct otus__es *es)
 {
-    if (es->kicking)
-        return;
     int any = 0;
     for (struct jstate *js = es->jobs; js; js = js->next) {
         if (js->parked) {
