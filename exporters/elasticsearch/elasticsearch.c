@@ -627,8 +627,9 @@ static void bulk_done(struct otus_http_result *res, void *arg)
             es->m_items[IT_RETRIED]->value += (double)js->req_n;
             todo_consume(js);
         } else {
+            size_t n = js->req_n;
             items_answered(js, r);
-            otus__es_results_free(r, js->req_n);
+            otus__es_results_free(r, n);
         }
         free(r);
         if (js->nretry == before)
