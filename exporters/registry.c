@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "exporters/exporter.h"
+#include "exporters/prometheus/prometheus.h"
 
 const struct otus_cfg_entry otus_queue_cfg_table[] = {
     {"flush_interval", OTUS_CFG_DURATION, "1s", offsetof(struct otus_queue_cfg, flush_interval_ms),
@@ -25,6 +26,7 @@ const struct otus_cfg_entry otus_queue_cfg_table[] = {
 };
 
 const struct otus_exporter_ops *const otus_exporter_types[] = {
+    &otus_prometheus_exporter,
     NULL,
 };
 
