@@ -101,7 +101,8 @@ struct conn {
     int nhdr;
     struct otus_http_header headers[MAX_HEADERS];
     struct route *route;
-    char *path_copy; /* route path at dispatch, for the observer; owned */
+    char *path_copy;     /* route path at dispatch, for the observer; owned */
+    size_t body_charged; /* bytes of req.body charged to the server's budget */
     struct otus_http_request req;
 };
 
@@ -352,7 +353,18 @@ static void conn_fail(struct conn *c, int status, const char *msg)
     if (c->srv->opts.observer)
         c->srv->opts.observer(c->route ? c->route->path : "other", status,
                               c->srv->opts.observer_ctx);
-    send_response(c, status, "text/plain; charset=utf-8", &body, NULL, 1);
+    send_response(c, status, "text/plain; charset=utf-8", &body,
+                  status == 503 ? "Retry-After: 1\r\n" : NULL, 1);
+}
+
+/* Frees the current request body and returns its charge to the budget. */
+static void body_release(struct conn *c)
+{
+    otus_buf_free(&c->req.body);
+    if (c->body_charged) {
+        otus_mem_release(c->srv->opts.budget, c->body_charged);
+        c->body_charged = 0;
+    }
 }
 
 /* ---- timers and closing ----------------------------------------------------------------- */
@@ -382,7 +394,7 @@ static void conn_free_if_done(struct conn *c)
         return;
     struct otus_http_server *s = c->srv;
     otus_buf_free(&c->hbuf);
-    otus_buf_free(&c->req.body);
+    body_release(c);
     free(c->pend);
     free(c->path_copy);
     free(c);
@@ -486,7 +498,7 @@ static int on_message_begin(http_parser *p)
     c->nhdr = 0;
     c->route = NULL;
     c->error_status = 0;
-    otus_buf_free(&c->req.body);
+    body_release(c);
     otus_buf_init(&c->req.body, c->srv->opts.max_body_bytes);
     c->in_request = 1;
     arm(c, c->srv->opts.request_timeout_ms);
@@ -607,6 +619,24 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct conn *c = CONN_OF_PARSER(p);
+    if (c->srv->opts.budget) {
+        /* Charge what the buffer will hold after this append (it grows by doubling). */
+        size_t need = c->req.body.len + n;
+        size_t cap = c->req.body.cap;
+        if (need > cap) {
+            size_t grow = cap ? cap : 256;
+            while (grow < need)
+                grow *= 2;
+            if (grow > c->req.body.max)
+                grow = c->req.body.max;
+            if (otus_mem_charge(c->srv->opts.budget, grow - cap) != 0) {
+                c->error_status = 503;
+                c->error_msg = "the agent's memory limit is reached; retry later";
+                return -1;
+            }
+            c->body_charged += grow - cap;
+        }
+    }
     int rc = otus_buf_append(&c->req.body, at, n);
     if (rc) {
         c->error_status = rc == OTUS_ERR_TOO_BIG ? 413 : 500;
@@ -772,7 +802,7 @@ static void respond(struct otus_http_request *r, int status, const char *content
     }
     int close_after = !c->keep_alive || c->srv->closing;
     send_response(c, status, content_type, body, extra_headers, close_after);
-    otus_buf_free(&c->req.body);
+    body_release(c);
     if (!close_after)
         conn_process(c);
 }
@@ -920,30 +950,28 @@ int otus_http_server_create(uv_loop_t *loop, const char *addr,
 int otus_http_server_route(struct otus_http_server *s, const char *path, size_t max_body_bytes,
                            otus_http_handler handler, void *ctx)
 {
-    struct route *r = route_find(s, path);
-    if (!r) {
-        r = calloc(1, sizeof(*r));
-        if (!r)
-            return OTUS_ERR_NOMEM;
-        r->path = strdup(path);
-        if (!r->path) {
-            free(r);
-            return OTUS_ERR_NOMEM;
-        }
-        r->next = s->routes;
-        s->routes = r;
+    /* Newest first, so route_find sees the newest registration of a path. */
+    struct route *r = calloc(1, sizeof(*r));
+    if (!r)
+        return OTUS_ERR_NOMEM;
+    r->path = strdup(path);
+    if (!r->path) {
+        free(r);
+        return OTUS_ERR_NOMEM;
     }
     r->max_body = max_body_bytes;
     r->handler = handler;
     r->ctx = ctx;
+    r->next = s->routes;
+    s->routes = r;
     return 0;
 }
 
-void otus_http_server_unroute(struct otus_http_server *s, const char *path)
+void otus_http_server_unroute(struct otus_http_server *s, const char *path, void *ctx)
 {
     for (struct route **pp = &s->routes; *pp; pp = &(*pp)->next) {
         struct route *r = *pp;
-        if (strcmp(r->path, path) == 0) {
+        if (r->ctx == ctx && strcmp(r->path, path) == 0) {
             *pp = r->next;
             /* Connections parsing a request for this route drop their pointer. */
             for (struct conn *c = s->conns; c; c = c->next)
@@ -954,6 +982,28 @@ void otus_http_server_unroute(struct otus_http_server *s, const char *path)
             return;
         }
     }
+}
+
+size_t otus_http_server_routes(const struct otus_http_server *s)
+{
+    size_t n = 0;
+    for (const struct route *r = s->routes; r; r = r->next)
+        n++;
+    return n;
+}
+
+void otus_http_server_set_limits(struct otus_http_server *s, const struct otus_http_server_opts *o)
+{
+    if (o->max_header_bytes)
+        s->opts.max_header_bytes = o->max_header_bytes;
+    if (o->max_body_bytes)
+        s->opts.max_body_bytes = o->max_body_bytes;
+    if (o->idle_timeout_ms)
+        s->opts.idle_timeout_ms = o->idle_timeout_ms;
+    if (o->request_timeout_ms)
+        s->opts.request_timeout_ms = o->request_timeout_ms;
+    if (o->max_connections)
+        s->opts.max_connections = o->max_connections;
 }
 
 int otus_http_server_port(const struct otus_http_server *s)

@@ -45,38 +45,38 @@ static const struct otus_cfg_entry prom_cfg_table[] = {
     {"listen", OTUS_CFG_STRING, "127.0.0.1:9464", offsetof(struct prom_cfg, listen),
      "Address of the scrape endpoint (shared with /healthz and /readyz when it is the "
      "agent's own address).",
-     0, 0, NULL, NULL},
+     0, 0, NULL, NULL, NULL},
     {"path", OTUS_CFG_STRING, "/metrics", offsetof(struct prom_cfg, path),
-     "HTTP path of the scrape endpoint.", 0, 0, NULL, NULL},
+     "HTTP path of the scrape endpoint.", 0, 0, NULL, NULL, NULL},
     {"series_ttl", OTUS_CFG_DURATION, "5m", offsetof(struct prom_cfg, series_ttl_ms),
      "A series not updated for this long disappears from the endpoint.", 1000, 31 * 86400000LL,
-     NULL, NULL},
+     NULL, NULL, NULL},
     {"max_series", OTUS_CFG_INT, "200000", offsetof(struct prom_cfg, max_series),
      "Series kept at most; beyond, new series are refused (counted in "
      "otus_prometheus_series_refused_total) and existing ones keep updating.",
-     1, 100000000, NULL, NULL},
+     1, 100000000, NULL, NULL, NULL},
     {"max_bytes", OTUS_CFG_SIZE, "1GiB", offsetof(struct prom_cfg, max_bytes),
      "Memory of the series store; new series are refused while it holds more.", 1 << 20,
-     1LL << 40, NULL, NULL},
+     1LL << 40, NULL, NULL, NULL},
     {"max_label_bytes", OTUS_CFG_SIZE, "4KiB", offsetof(struct prom_cfg, max_label_bytes),
      "Longest label text of one series (and of target_info); longer points are dropped.", 256,
-     1 << 20, NULL, NULL},
+     1 << 20, NULL, NULL, NULL},
     {"max_buckets", OTUS_CFG_INT, "160", offsetof(struct prom_cfg, max_buckets),
      "Explicit bounds per histogram point (more: dropped) and exponential buckets per sign "
      "(more: the histogram is downscaled).",
-     1, 10000, NULL, NULL},
+     1, 10000, NULL, NULL, NULL},
     {"max_scrape_bytes", OTUS_CFG_SIZE, "512MiB", offsetof(struct prom_cfg, max_scrape_bytes),
      "Largest scrape body; a bigger exposition is answered with 500.", 1 << 20, 1LL << 34, NULL,
-     NULL},
+     NULL, NULL},
     {"resource_to_telemetry", OTUS_CFG_BOOL, "false",
      offsetof(struct prom_cfg, resource_to_telemetry),
      "Copy every resource attribute onto every series as a label (they are always on "
      "target_info).",
-     0, 0, NULL, NULL},
+     0, 0, NULL, NULL, NULL},
     {"add_scope_labels", OTUS_CFG_BOOL, "true", offsetof(struct prom_cfg, add_scope_labels),
-     "Label series with otel_scope_name and otel_scope_version.", 0, 0, NULL, NULL},
+     "Label series with otel_scope_name and otel_scope_version.", 0, 0, NULL, NULL, NULL},
     {"gzip", OTUS_CFG_BOOL, "true", offsetof(struct prom_cfg, gzip),
-     "Compress the answer when the scraper sends Accept-Encoding: gzip.", 0, 0, NULL, NULL},
+     "Compress the answer when the scraper sends Accept-Encoding: gzip.", 0, 0, NULL, NULL, NULL},
     OTUS_CFG_END,
 };
 
@@ -530,7 +530,7 @@ static void prom_destroy(void *self, void (*closed)(void *arg), void *arg)
     px->closed = closed;
     px->closed_arg = arg;
     if (px->server)
-        otus_http_server_unroute(px->server, px->cfg->path);
+        otus_http_server_unroute(px->server, px->cfg->path, px);
     uv_close((uv_handle_t *)&px->expire_timer, timer_closed);
 }
 
