@@ -351,7 +351,7 @@ static struct prom_bounds *bounds_get(struct prom_store *s, struct prom_family *
     size_t le_len = 0;
     for (uint32_t i = 0; i < n; i++)
         le_len += prom_fmt_canonical(b[i], tmp) + 6;
-    le_len += 11; /* le="+Inf"} */
+    le_len += 10; /* le="+Inf"} */
     size_t sz = bounds_size(n, le_len);
     struct prom_bounds *x = store_alloc(s, sz);
     if (!x)
@@ -499,6 +499,12 @@ static void family_free(struct prom_store *s, struct prom_family *f)
         *pp = f->hnext;
         s->nfamilies--;
         s->sorted_dirty = 1;
+    }
+    if (s->nfamilies == 0 && s->sorted) {
+        s->bytes -= s->sorted_cap * sizeof(*s->sorted);
+        free(s->sorted);
+        s->sorted = NULL;
+        s->sorted_cap = 0;
     }
     if (f->help)
         store_free(s, f->help, strlen(f->help) + 1);
