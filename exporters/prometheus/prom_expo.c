@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <otus.h>
 
@@ -358,4 +359,17 @@ int prom_expo_render(struct prom_store *s, enum prom_format fmt, struct otus_buf
         }
     }
     return w.rc;
+}
+
+void prom_expo_hugepages(struct otus_buf *out)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = 2u << 20;
+    uintptr_t start = ((uintptr_t)out->data + out->len + huge - 1) & ~(huge - 1);
+    uintptr_t end = ((uintptr_t)out->data + out->cap) & ~(huge - 1);
+    if (out->data && end > start)
+        madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)out;
+#endif
 }

@@ -179,7 +179,7 @@ int prom_family_name(const char *name, const char *unit, int counter, struct otu
     return 0;
 }
 
-int prom_label_name_is_clean(const char *key)
+size_t prom_label_name_clean_len(const char *key)
 {
     const unsigned char *p = (const unsigned char *)key;
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
@@ -190,7 +190,7 @@ int prom_label_name_is_clean(const char *key)
         if (!is_alnum(*p) && *p != '_')
             return 0;
     }
-    return 1;
+    return (size_t)(p - (const unsigned char *)key);
 }
 
 int prom_label_name(const char *key, struct otus_buf *out)
@@ -441,6 +441,117 @@ static const double pow10_tab[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
 
 #define TWO_53 9007199254740992.0
 
+/* 10^k as doubles (exact up to 10^22) and as 128-bit integers. */
+static double pow10_d(int k)
+{
+    static const double t[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                               1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    return t[k];
+}
+
+static unsigned __int128 pow10_u128(int k)
+{
+    unsigned __int128 p = 1;
+    while (k-- > 0)
+        p *= 10;
+    return p;
+}
+
+/* m * 10^-k as a double, correctly rounded when m < 2^53 and |k| <= 22: one exact
+ * operand and one IEEE operation, so it equals what strtod makes of that decimal. */
+static double dec_value(uint64_t m, int k)
+{
+    return k >= 0 ? (double)m / pow10_d(k) : (double)m * pow10_d(-k);
+}
+
+/* Writes m * 10^-k (m without trailing zeros handled here) in plain decimal notation. */
+static size_t put_decimal(char *out, int neg, uint64_t m, int k)
+{
+    while (k > 0 && m % 10 == 0) {
+        m /= 10;
+        k--;
+    }
+    char digits[24];
+    size_t nd = prom_fmt_u64(m, digits), n = 0;
+    if (neg)
+        out[n++] = '-';
+    if (k <= 0) {
+        memcpy(out + n, digits, nd);
+        n += nd;
+        for (int z = 0; z < -k; z++)
+            out[n++] = '0';
+        return n;
+    }
+    if (nd <= (size_t)k) {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (size_t z = nd; z < (size_t)k; z++)
+            out[n++] = '0';
+        memcpy(out + n, digits, nd);
+        return n + nd;
+    }
+    memcpy(out + n, digits, nd - (size_t)k);
+    n += nd - (size_t)k;
+    out[n++] = '.';
+    memcpy(out + n, digits + nd - (size_t)k, (size_t)k);
+    return n + (size_t)k;
+}
+
+/*
+ * For 1e-5 <= a < 2^53: the correctly rounded 17 significant digits of a, computed
+ * exactly in 128-bit integers (a = f * 2^e with e <= 0, times 10^k with k <= 22 fits),
+ * shortened to 15 or 16 digits when those read back to the same double. Returns the
+ * length, or 0 when the operands do not fit (the caller falls back to printf).
+ */
+static size_t fmt_digits(double v, double a, char *out)
+{
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof(bits));
+    int be = (int)((bits >> 52) & 0x7ff);
+    if (be == 0)
+        return 0;
+    uint64_t f = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+    int e = be - 1075; /* a = f * 2^e */
+    if (e > 0 || e < -127)
+        return 0;
+    int d = (int)floor(log10(a)); /* decimal exponent, maybe off by one */
+    int k = 16 - d;
+    uint64_t m = 0;
+    for (int tries = 0; tries < 3; tries++) {
+        if (k < 0 || k > 22)
+            return 0;
+        unsigned __int128 p = (unsigned __int128)f * pow10_u128(k);
+        int sh = -e;
+        unsigned __int128 q = sh ? p >> sh : p;
+        if (sh) {
+            unsigned __int128 rem = p - (q << sh), half = (unsigned __int128)1 << (sh - 1);
+            if (rem > half || (rem == half && (q & 1)))
+                q++;
+        }
+        if (q >= (unsigned __int128)100000000000000000ull) {
+            k--;
+            continue;
+        }
+        if (q < (unsigned __int128)10000000000000000ull) {
+            k++;
+            continue;
+        }
+        m = (uint64_t)q;
+        break;
+    }
+    if (!m)
+        return 0;
+    /* Fewer digits when they read back exactly. */
+    for (int drop = 2; drop >= 1; drop--) {
+        uint64_t div = drop == 2 ? 100 : 10;
+        uint64_t c = (m + div / 2) / div;
+        if (c < (1ull << 53) && k - drop >= -22 && k - drop <= 22 && dec_value(c, k - drop) == a)
+            return put_decimal(out, v < 0, c, k - drop);
+    }
+    return put_decimal(out, v < 0, m, k);
+}
+
 size_t prom_fmt_double(double v, char *out)
 {
     if (isnan(v)) {
@@ -489,6 +600,11 @@ size_t prom_fmt_double(double v, char *out)
             memcpy(out + n, digits + nd - (size_t)d, (size_t)d);
             return n + (size_t)d;
         }
+    }
+    if (a >= 1e-5 && a < TWO_53) {
+        size_t len = fmt_digits(v, a, out);
+        if (len)
+            return len;
     }
     /* Everything else: 17 significant digits always read back exactly. */
     int len = snprintf(out, PROM_NUM_MAX, "%.17g", v);

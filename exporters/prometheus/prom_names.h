@@ -55,8 +55,9 @@ int prom_family_name(const char *name, const char *unit, int counter, struct otu
  */
 int prom_label_name(const char *key, struct otus_buf *out);
 
-/* 1 when key is already a valid label name that prom_label_name would keep as it is. */
-int prom_label_name_is_clean(const char *key);
+/* The length of key when it is already a valid label name that prom_label_name would
+ * keep as it is, else 0. */
+size_t prom_label_name_clean_len(const char *key);
 
 /*
  * Appends s[0..n) escaped as a label value (both formats): backslash, double quote

@@ -48,6 +48,14 @@ typedef Opentelemetry__Proto__Metrics__V1__Exemplar Exemplar;
 #define EXP_LE_CACHE  4096 /* cached le texts of exponential bucket bounds */
 #define MIN_SCALE     (-10)
 
+/* A string with its length, for the lists of reserved label names. */
+struct word {
+    const char *s;
+    size_t n;
+};
+#define WORD(lit) {lit, sizeof(lit) - 1}
+#define WORD_END  {NULL, 0}
+
 /* One label while a point's label set is composed. */
 struct label {
     const char *name; /* sanitised: the attribute key itself, or in the names scratch */
@@ -652,7 +660,7 @@ static int label_cmp(const struct label *a, const struct label *b)
  * another negative otus_status.
  */
 static int render_attrs(struct prom_store *s, KeyValue *const *kv, size_t n,
-                        const char *const *reserved, const char *taken, size_t taken_len,
+                        const struct word *reserved, const char *taken, size_t taken_len,
                         const char *const *skip, struct otus_buf *out)
 {
     if (n > MAX_ATTRS)
@@ -674,9 +682,9 @@ static int render_attrs(struct prom_store *s, KeyValue *const *kv, size_t n,
         l->key = key;
         /* Names are offsets into the names scratch until it stops growing. */
         const char *name = key;
-        size_t name_len = strlen(key);
+        size_t name_len = prom_label_name_clean_len(key);
         long name_off = -1;
-        if (!prom_label_name_is_clean(key)) {
+        if (!name_len) {
             name_off = (long)s->names.len;
             if ((rc = prom_label_name(key, &s->names)) != 0)
                 return rc;
@@ -687,9 +695,8 @@ static int render_attrs(struct prom_store *s, KeyValue *const *kv, size_t n,
             if (name_off >= 0)
                 name = s->names.data + name_off;
             int taken_now = 0;
-            for (size_t r = 0; reserved && reserved[r]; r++)
-                taken_now |= strlen(reserved[r]) == name_len &&
-                             memcmp(reserved[r], name, name_len) == 0;
+            for (const struct word *r = reserved; r && r->s; r++)
+                taken_now |= r->n == name_len && memcmp(r->s, name, name_len) == 0;
             for (const char *p = taken; p && p < taken + taken_len && !taken_now;) {
                 const char *eq = memchr(p, '=', (size_t)(taken + taken_len - p));
                 if (!eq)
@@ -742,27 +749,30 @@ static int render_attrs(struct prom_store *s, KeyValue *const *kv, size_t n,
         }
         s->labels[j] = t;
     }
+    size_t need = 0;
+    for (size_t i = 0; i < m; i++)
+        need += s->labels[i].name_len + s->labels[i].val_len + 4;
+    if ((rc = otus_buf_reserve(out, need)) != 0)
+        return rc;
+    char *d = out->data + out->len;
     for (size_t i = 0; i < m; i++) {
         const struct label *l = &s->labels[i];
-        int merge = i > 0 && l->name_len == s->labels[i - 1].name_len &&
-                    memcmp(l->name, s->labels[i - 1].name, l->name_len) == 0;
-        if (merge) {
-            out->len--; /* reopen the previous value */
-            rc = otus_buf_append_byte(out, ';');
+        if (i > 0 && l->name_len == s->labels[i - 1].name_len &&
+            memcmp(l->name, s->labels[i - 1].name, l->name_len) == 0) {
+            d[-1] = ';'; /* reopen the previous value */
         } else {
-            if (out->len && (rc = otus_buf_append_byte(out, ',')) != 0)
-                return rc;
-            if ((rc = otus_buf_append(out, l->name, l->name_len)) != 0 ||
-                (rc = otus_buf_append(out, "=\"", 2)) != 0)
-                return rc;
+            if (d > out->data)
+                *d++ = ',';
+            memcpy(d, l->name, l->name_len);
+            d += l->name_len;
+            *d++ = '=';
+            *d++ = '"';
         }
-        if (!rc)
-            rc = otus_buf_append(out, s->vals.data + l->val_off, l->val_len);
-        if (!rc)
-            rc = otus_buf_append_byte(out, '"');
-        if (rc)
-            return rc;
+        memcpy(d, s->vals.data + l->val_off, l->val_len);
+        d += l->val_len;
+        *d++ = '"';
     }
+    out->len = (size_t)(d - out->data);
     return 0;
 }
 
@@ -829,8 +839,9 @@ static struct prom_resource *resource_get(struct prom_store *s,
     /* The other attributes: target_info, and every series with resource_to_telemetry. */
     static const char *const id_keys[] = {"service.name", "service.namespace",
                                           "service.instance.id", NULL};
-    static const char *const res_reserved[] = {"job", "instance", "otel_scope_name",
-                                               "otel_scope_version", NULL};
+    static const struct word res_reserved[] = {WORD("job"), WORD("instance"),
+                                               WORD("otel_scope_name"),
+                                               WORD("otel_scope_version"), WORD_END};
     struct otus_buf attrs;
     otus_buf_init(&attrs, s->cfg.max_label_bytes);
     if (!rc)
@@ -1075,7 +1086,10 @@ static int apply_histogram(struct prom_store *s, struct prom_series *se,
     struct prom_bounds *cur = se->u.h.bounds;
     int same_bounds = cur && cur->n == nb &&
                       memcmp(cur->b, p->explicit_bounds, nb * sizeof(double)) == 0;
-    int replace = se->fresh || run == RUN_NEW || !delta || !same_bounds;
+    /* A restart (new run, new bounds) clears the exemplars too; a cumulative point of
+     * the same run replaces the counts and keeps the exemplars its buckets lack. */
+    int restart = se->fresh || run == RUN_NEW || !same_bounds;
+    int replace = restart || !delta;
     if (!same_bounds) {
         /* New layout: new counts; a delta stream changing its bounds starts over. */
         struct prom_bounds *b = bounds_get(s, se->fam, p->explicit_bounds, (uint32_t)nb);
@@ -1089,7 +1103,6 @@ static int apply_histogram(struct prom_store *s, struct prom_series *se,
         series_clear_values(s, se);
         se->u.h.bounds = b;
         se->u.h.counts = counts;
-        replace = 1;
     }
     uint64_t *c = se->u.h.counts;
     if (replace) {
@@ -1097,16 +1110,20 @@ static int apply_histogram(struct prom_store *s, struct prom_series *se,
         se->count = 0;
         se->value = 0;
         se->has_sum = 0;
-        memset(c, 0, (nb + 1) * sizeof(uint64_t));
-        if (se->u.h.ex)
-            for (size_t i = 0; i <= nb; i++)
-                exemplar_clear(s, &se->u.h.ex[i]);
     }
-    if (p->n_bucket_counts)
+    if (restart && se->u.h.ex)
+        for (size_t i = 0; i <= nb; i++)
+            exemplar_clear(s, &se->u.h.ex[i]);
+    if (!p->n_bucket_counts) {
+        if (replace)
+            c[0] = 0;
+        c[0] += p->count;
+    } else if (replace) {
+        memcpy(c, p->bucket_counts, (nb + 1) * sizeof(uint64_t));
+    } else {
         for (size_t i = 0; i <= nb; i++)
             c[i] += p->bucket_counts[i];
-    else
-        c[0] += p->count;
+    }
     se->count += p->count;
     if (p->_sum_case == OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM_SUM) {
         se->value += p->sum;
@@ -1232,7 +1249,7 @@ static int apply_exp(struct prom_store *s, struct prom_series *se, const ExpHist
         se->value = 0;
         se->has_sum = 0;
         se->start_ns = delta && !p->start_time_unix_nano ? p->time_unix_nano : p->start_time_unix_nano;
-        if (se->u.x.ex)
+        if (se->u.x.ex && (se->fresh || run == RUN_NEW))
             exemplar_clear(s, se->u.x.ex);
     }
     /* Common scale: the lower of the two, lowered further until each sign's range
@@ -1481,13 +1498,16 @@ static void ingest_metric(struct prom_store *s, struct prom_resource *r, const M
         drop(s, PROM_DROP_SERIES_LIMIT, npoints);
         return;
     }
-    static const char *const reserved_plain[] = {"job", "instance", "otel_scope_name",
-                                                 "otel_scope_version", NULL};
-    static const char *const reserved_hist[] = {"job", "instance", "otel_scope_name",
-                                                "otel_scope_version", "le", NULL};
-    static const char *const reserved_summary[] = {"job", "instance", "otel_scope_name",
-                                                   "otel_scope_version", "quantile", NULL};
-    const char *const *reserved = k.type == PROM_HISTOGRAM  ? reserved_hist
+    static const struct word reserved_plain[] = {
+        WORD("job"), WORD("instance"), WORD("otel_scope_name"), WORD("otel_scope_version"),
+        WORD_END};
+    static const struct word reserved_hist[] = {
+        WORD("job"), WORD("instance"), WORD("otel_scope_name"), WORD("otel_scope_version"),
+        WORD("le"), WORD_END};
+    static const struct word reserved_summary[] = {
+        WORD("job"), WORD("instance"), WORD("otel_scope_name"), WORD("otel_scope_version"),
+        WORD("quantile"), WORD_END};
+    const struct word *reserved = k.type == PROM_HISTOGRAM  ? reserved_hist
                                   : k.type == PROM_SUMMARY ? reserved_summary
                                                            : reserved_plain;
     for (size_t i = 0; i < npoints; i++) {

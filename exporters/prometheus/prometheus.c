@@ -382,8 +382,10 @@ static void handle_metrics(struct otus_http_request *req, void *ctx)
     otus_buf_init(&body, px->cfg->max_scrape_bytes);
     uint64_t t0 = otus_clock_mono_ns();
     int rc = otus_buf_reserve(&body, px->last_size + px->last_size / 8 + 4096);
-    if (!rc)
+    if (!rc) {
+        prom_expo_hugepages(&body);
         rc = prom_exporter_render(px, fmt, &body);
+    }
     px->m_render->value = (double)(otus_clock_mono_ns() - t0) / 1e9;
     px->m_scrapes->value++;
     if (rc) {
