@@ -604,7 +604,8 @@ size_t prom_store_families(struct prom_store *s, struct prom_family ***out)
         for (size_t i = 0; i < s->ftab_size; i++)
             for (struct prom_family *f = s->ftab[i]; f; f = f->hnext)
                 s->sorted[k++] = f;
-        qsort(s->sorted, k, sizeof(*s->sorted), family_cmp);
+        if (k)
+            qsort(s->sorted, k, sizeof(*s->sorted), family_cmp);
         s->sorted_dirty = 0;
     }
     *out = s->sorted;

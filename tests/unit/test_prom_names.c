@@ -156,7 +156,7 @@ static void numbers(void **state)
     check_double(9007199254740993.0, "9007199254740992");
     /* Every value reads back exactly. */
     for (int i = 0; i < 100000; i++) {
-        double v = (double)i * 1.37e-3 + i * i * 1e-7;
+        double v = (double)i * 1.37e-3 + (double)i * i * 1e-7;
         char out[PROM_NUM_MAX + 1];
         out[prom_fmt_double(v, out)] = '\0';
         assert_true(strtod(out, NULL) == v);

@@ -302,7 +302,7 @@ static void max_series_cap(void **state)
     svc(&f);
     FxMetric *m = fx_metric(&f, "g", "", "");
     for (int i = 0; i < 10; i++) {
-        char v[8];
+        char v[16];
         snprintf(v, sizeof(v), "%d", i);
         fx_gauge(&f, m, i, SEC, "i", v, NULL);
     }
