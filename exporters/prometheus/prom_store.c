@@ -95,7 +95,7 @@ struct prom_store {
     size_t exp_le_used;
 
     /* scratch for one point, reused */
-    struct otus_buf lab, names, vals, prefix;
+    struct otus_buf lab, names, vals, prefix, fname;
     struct label *labels;
 };
 
@@ -185,6 +185,7 @@ struct prom_store *prom_store_create(const struct prom_store_cfg *cfg)
     otus_buf_init(&s->names, 0);
     otus_buf_init(&s->vals, 0);
     otus_buf_init(&s->prefix, 0);
+    otus_buf_init(&s->fname, 4096); /* metric names longer than this are dropped */
     return s;
 }
 
@@ -228,6 +229,7 @@ void prom_store_destroy(struct prom_store *s)
     otus_buf_free(&s->names);
     otus_buf_free(&s->vals);
     otus_buf_free(&s->prefix);
+    otus_buf_free(&s->fname);
     free(s);
 }
 
@@ -1471,16 +1473,15 @@ static void ingest_metric(struct prom_store *s, struct prom_resource *r, const M
         return;
     }
     char unit[PROM_UNIT_MAX];
-    struct otus_buf name;
-    otus_buf_init(&name, 4096);
-    int rc = prom_family_name(m->name, m->unit, k.type == PROM_COUNTER, &name, unit);
+    struct otus_buf *name = &s->fname;
+    otus_buf_reset(name);
+    int rc = prom_family_name(m->name, m->unit, k.type == PROM_COUNTER, name, unit);
     if (rc) {
-        otus_buf_free(&name);
         drop(s, rc == OTUS_ERR_INVALID ? PROM_DROP_INVALID : PROM_DROP_TOO_LARGE, npoints);
         return;
     }
-    uint64_t fh = hash_bytes(name.data, name.len, s->seed);
-    struct prom_family *f = family_find(s, name.data, name.len, fh);
+    uint64_t fh = hash_bytes(name->data, name->len, s->seed);
+    struct prom_family *f = family_find(s, name->data, name->len, fh);
     if (f && f->type != k.type) {
         drop(s, PROM_DROP_TYPE_CONFLICT, npoints);
         if (!f->conflict_logged) {
@@ -1489,12 +1490,10 @@ static void ingest_metric(struct prom_store *s, struct prom_resource *r, const M
                      "metric %s dropped: %s is already a family of another type", m->name,
                      f->name);
         }
-        otus_buf_free(&name);
         return;
     }
     if (!f)
-        f = family_new(s, name.data, name.len, fh, k.type, unit, m->description);
-    otus_buf_free(&name);
+        f = family_new(s, name->data, name->len, fh, k.type, unit, m->description);
     if (!f) {
         drop(s, PROM_DROP_SERIES_LIMIT, npoints);
         return;

@@ -421,11 +421,6 @@ static void handle_metrics(struct otus_http_request *req, void *ctx)
     px->gzip_jobs++;
 }
 
-struct prom_store *prom_exporter_store(struct prom_exporter *px)
-{
-    return px->store;
-}
-
 static void expire_tick(uv_timer_t *t)
 {
     struct prom_exporter *px = t->data;

@@ -23,7 +23,4 @@ int prom_accepts_gzip(const char *accept_encoding);
 /* The whole scrape body: the store, the agent's own metrics, "# EOF" for OpenMetrics. */
 int prom_exporter_render(struct prom_exporter *px, enum prom_format fmt, struct otus_buf *out);
 
-/* The exporter's store (borrowed). */
-struct prom_store *prom_exporter_store(struct prom_exporter *px);
-
 #endif
