@@ -350,3 +350,49 @@ def test_empty_and_huge_batches(agent, tmp_path):
     docs = read_docs(tmp_path, "logs", 40000, timeout=30)
     assert len(docs) == 40000
     assert [d["attributes"]["seq"] for d in docs] == list(range(40000))
+
+
+def parse_metrics(text):
+    """Prometheus text into {(name, frozenset(labels)): value}."""
+    import re
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line)
+        assert m, line
+        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def test_loss_accounting_invariant(start_agent, tmp_path):
+    """At every moment, for every exporter:
+    accepted = sent + failed + dropped + queued + in flight."""
+    from harness import http
+    otlp, tel = free_port(), free_port()
+    cfg = agent_config(tmp_path, otlp, tel, file_extra="    queue_max_bytes: 64KiB")
+    a = start_agent(cfg.replace("flush_interval: 50ms", "flush_interval: 300ms"))
+    a.wait_http(tel)
+
+    def check():
+        m = parse_metrics(http("GET", f"http://127.0.0.1:{tel}/metrics")[2].decode())
+        ex = frozenset({("exporter", "file")})
+        dropped = sum(v for (n, l), v in m.items()
+                      if n == "otus_exporter_dropped_records_total" and ("exporter", "file") in l)
+        acc = m[("otus_exporter_accepted_records_total", ex)]
+        rest = (m[("otus_exporter_sent_records_total", ex)] + m[("otus_exporter_failed_records_total", ex)]
+                + dropped + m[("otus_exporter_queue_records", ex)]
+                + m[("otus_exporter_in_flight_records", ex)])
+        assert acc == rest, (acc, rest)
+        return m, dropped
+    for i in range(30):
+        od.send(otlp, "logs", od.logs_request(n=50, start=i * 50))
+        check()
+    # The small queue limit made some records drop for this exporter (and be counted).
+    wait_for(lambda: check()[0][("otus_exporter_queue_records", frozenset({("exporter", "file")}))] == 0,
+             what="queue to drain")
+    m, dropped = check()
+    assert dropped > 0
+    written = len(read_docs(tmp_path, "logs", 1))
+    assert written == m[("otus_exporter_sent_records_total", frozenset({("exporter", "file")}))]
