@@ -305,12 +305,16 @@ static void sweep(uv_timer_t *t)
 
 static int accepting(void *agent)
 {
-    return otus_agent_ready(agent);
+    const struct otus_agent *a = agent;
+    return !a->stopping && a->pipelines;
 }
 
 int otus_agent_ready(const struct otus_agent *a)
 {
-    return !a->stopping && a->pipelines && (!a->budget.limit || a->budget.used < a->budget.limit);
+    /* Not ready when stopping, or when the memory budget is nearly spent (requests are
+     * about to be refused): a load balancer then sends elsewhere first. */
+    return !a->stopping && a->pipelines &&
+           (!a->budget.limit || a->budget.used < a->budget.limit / 8 * 7);
 }
 
 static void apply_log_level(const struct otus_config *cfg)

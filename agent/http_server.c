@@ -309,12 +309,42 @@ static void send_response(struct conn *c, int status, const char *content_type,
 {
     struct otus_buf head;
     otus_buf_init(&head, 0);
-    int rc = otus_buf_printf(&head, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-                             otus_http_reason(status), http_date(c->srv));
-    if (!rc && content_type)
-        rc = otus_buf_printf(&head, "Content-Type: %s\r\n", content_type);
+    /* Built with appends: this runs once per request on the hot path. */
+    char num[24];
+    char *p = num + sizeof(num);
+    size_t v = body->len;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
+                    (char)('0' + status % 10), ' '};
+    int rc = otus_buf_reserve(&head, 256);
     if (!rc)
-        rc = otus_buf_printf(&head, "Content-Length: %zu\r\n", body->len);
+        rc = otus_buf_append(&head, "HTTP/1.1 ", 9);
+    if (!rc)
+        rc = otus_buf_append(&head, code, 4);
+    if (!rc)
+        rc = otus_buf_append_str(&head, otus_http_reason(status));
+    if (!rc)
+        rc = otus_buf_append(&head, "\r\nDate: ", 8);
+    if (!rc)
+        rc = otus_buf_append_str(&head, http_date(c->srv));
+    if (!rc)
+        rc = otus_buf_append(&head, "\r\n", 2);
+    if (!rc && content_type) {
+        rc = otus_buf_append(&head, "Content-Type: ", 14);
+        if (!rc)
+            rc = otus_buf_append_str(&head, content_type);
+        if (!rc)
+            rc = otus_buf_append(&head, "\r\n", 2);
+    }
+    if (!rc)
+        rc = otus_buf_append(&head, "Content-Length: ", 16);
+    if (!rc)
+        rc = otus_buf_append(&head, p, (size_t)(num + sizeof(num) - p));
+    if (!rc)
+        rc = otus_buf_append(&head, "\r\n", 2);
     if (!rc && close_after)
         rc = otus_buf_append_str(&head, "Connection: close\r\n");
     else if (!rc && c->req.http_minor == 0 && c->req.http_major == 1)

@@ -32,10 +32,10 @@ struct sendctx {
 struct xinst {
     struct xinst *next; /* all instances */
     struct otus_pipelines *p;
-    char *name;                          /* owned */
+    char *name; /* owned */
     const struct otus_exporter_ops *ops;
-    void *cfg;                           /* owned, ops->config layout */
-    const struct otus_queue_cfg *q;      /* inside cfg; NULL for pull exporters */
+    void *cfg;                      /* owned, ops->config layout */
+    const struct otus_queue_cfg *q; /* inside cfg; NULL for pull exporters */
     struct otus_exporter_env env;
     void *self;
 
@@ -48,13 +48,14 @@ struct xinst {
 
     uv_timer_t timer;
     int timer_on;
-    int due;        /* flush what is queued without waiting for a full group */
-    int retiring;   /* out of the routes: finish and go */
-    int destroying; /* destroy started */
-    int closes;     /* pending close callbacks (timer, exporter) */
+    int due;         /* flush what is queued without waiting for a full group */
+    int retiring;    /* out of the routes: finish and go */
+    int destroy_due; /* destroy scheduled for the next loop turn */
+    int destroying;  /* destroy started */
+    int closes;      /* pending close callbacks (timer, exporter) */
 
-    struct otus_metric_series *m_accepted, *m_sent, *m_failed, *m_queue_records,
-        *m_queue_bytes, *m_inflight;
+    struct otus_metric_series *m_accepted, *m_sent, *m_failed, *m_queue_records, *m_queue_bytes,
+        *m_inflight;
     struct otus_metric_series *m_dropped[3]; /* queue_full, send, shutdown */
 };
 
@@ -96,14 +97,14 @@ static int xinst_metrics(struct xinst *x)
     struct otus_self_metrics *m = x->p->env.metrics;
     x->m_accepted = series(m, "otus_exporter_accepted_records_total",
                            "Records routed to the exporter.", OTUS_METRIC_COUNTER, x->name);
-    x->m_sent = series(m, "otus_exporter_sent_records_total",
-                       "Records the exporter delivered.", OTUS_METRIC_COUNTER, x->name);
+    x->m_sent = series(m, "otus_exporter_sent_records_total", "Records the exporter delivered.",
+                       OTUS_METRIC_COUNTER, x->name);
     x->m_failed = series(m, "otus_exporter_failed_records_total",
                          "Records the backend refused for good (dead-lettered where supported).",
                          OTUS_METRIC_COUNTER, x->name);
-    x->m_queue_records = series(m, "otus_exporter_queue_records",
-                                "Records waiting in the exporter's queue.", OTUS_METRIC_GAUGE,
-                                x->name);
+    x->m_queue_records =
+        series(m, "otus_exporter_queue_records", "Records waiting in the exporter's queue.",
+               OTUS_METRIC_GAUGE, x->name);
     x->m_queue_bytes = series(m, "otus_exporter_queue_bytes",
                               "Bytes waiting in the exporter's queue.", OTUS_METRIC_GAUGE, x->name);
     x->m_inflight = series(m, "otus_exporter_in_flight_records",
@@ -119,8 +120,8 @@ static int xinst_metrics(struct xinst *x)
         if (!x->m_dropped[i])
             return OTUS_ERR_NOMEM;
     }
-    if (!x->m_accepted || !x->m_sent || !x->m_failed || !x->m_queue_records ||
-        !x->m_queue_bytes || !x->m_inflight)
+    if (!x->m_accepted || !x->m_sent || !x->m_failed || !x->m_queue_records || !x->m_queue_bytes ||
+        !x->m_inflight)
         return OTUS_ERR_NOMEM;
     return 0;
 }
@@ -220,11 +221,14 @@ static int xinst_new(struct otus_pipelines *p, struct otus_exporter_cfg *ec, str
     if (!x)
         return OTUS_ERR_NOMEM;
     x->p = p;
-    x->name = ec->name;
+    x->name = strdup(ec->name);
+    if (!x->name) {
+        free(x);
+        return OTUS_ERR_NOMEM;
+    }
     x->ops = ec->ops;
     x->cfg = ec->cfg;
-    ec->name = NULL;
-    ec->cfg = NULL;
+    ec->cfg = NULL; /* the instance owns it now */
     x->q = x->ops->send ? (const struct otus_queue_cfg *)x->cfg : NULL;
     x->env = p->env.exporter_env;
     x->env.name = x->name;
@@ -248,7 +252,8 @@ static int xinst_new(struct otus_pipelines *p, struct otus_exporter_cfg *ec, str
     return 0;
 }
 
-/* ---- queues ----------------------------------------------------------------------------------- */
+/* ---- queues -----------------------------------------------------------------------------------
+ */
 
 static int ring_push(struct xinst *x, struct otus_batch *b)
 {
@@ -289,7 +294,7 @@ static void timer_fired(uv_timer_t *t)
 
 static void arm_timer(struct xinst *x)
 {
-    if (x->timer_on || !x->count || x->destroying || !x->q)
+    if (x->timer_on || !x->count || x->destroying || x->destroy_due || !x->q)
         return;
     x->timer_on = 1;
     uv_timer_start(&x->timer, timer_fired, x->q->flush_interval_ms, 0);
@@ -329,10 +334,13 @@ static void dispatch(struct xinst *x)
     while (x->count > 0 && x->in_flight < (unsigned)x->q->max_in_flight) {
         if (!x->due && x->q_records < max_records && x->q_bytes < max_bytes)
             break;
-        /* A group: whole batches up to the limits, at least one. */
+        /* A group: whole batches of one signal up to the limits, at least one. */
         size_t n = 0, recs = 0, bytes = 0;
+        enum otus_signal sig = x->ring[x->head]->signal;
         while (n < x->count) {
             struct otus_batch *b = x->ring[(x->head + n) % x->cap];
+            if (b->signal != sig)
+                break;
             if (n > 0 && (recs + b->records > max_records || bytes + b->charged > max_bytes))
                 break;
             recs += b->records;
@@ -514,6 +522,11 @@ static void retire(struct xinst *x)
     maybe_retire(x);
 }
 
+static void destroy_now(uv_timer_t *t)
+{
+    xinst_destroy(t->data);
+}
+
 static void maybe_retire(struct xinst *x)
 {
     if (x->destroying)
@@ -530,8 +543,15 @@ static void maybe_retire(struct xinst *x)
         }
         gauges(x);
     }
-    if (x->count == 0 && x->in_flight == 0 && (x->retiring || p->stopping))
-        xinst_destroy(x);
+    if (x->count == 0 && x->in_flight == 0 && (x->retiring || p->stopping) && !x->destroy_due) {
+        /* On the next loop turn: the exporter may be inside its own callback now (a
+         * send it just settled), and must not be destroyed under its own feet. */
+        x->destroy_due = 1;
+        if (x->timer_on)
+            uv_timer_stop(&x->timer);
+        x->timer_on = 0;
+        uv_timer_start(&x->timer, destroy_now, 0, 0);
+    }
 }
 
 int otus_pipelines_reload(struct otus_pipelines *p, struct otus_config *cfg, const char **detail)

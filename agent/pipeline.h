@@ -37,8 +37,8 @@ struct otus_pipelines_env {
 };
 
 /*
- * Creates every exporter of cfg and the routes of its pipelines. The exporter
- * configurations move from cfg into the pipelines (cfg->exporters is left empty).
+ * Creates every exporter of cfg and the routes of its pipelines. Each exporter's
+ * settings struct moves from cfg into the pipelines (its cfg pointer is left NULL).
  * 0, or a negative otus_status with *detail naming the exporter and the cause.
  */
 int otus_pipelines_create(const struct otus_pipelines_env *env, struct otus_config *cfg,
@@ -50,8 +50,7 @@ int otus_pipelines_create(const struct otus_pipelines_env *env, struct otus_conf
  * sends what it holds and then goes. On failure nothing changes. Exporter
  * configurations move out of cfg as for create.
  */
-int otus_pipelines_reload(struct otus_pipelines *p, struct otus_config *cfg,
-                          const char **detail);
+int otus_pipelines_reload(struct otus_pipelines *p, struct otus_config *cfg, const char **detail);
 
 /* Hands a batch to every exporter of its signal (references taken as needed; the
  * caller keeps its own). */

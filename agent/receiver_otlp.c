@@ -26,11 +26,11 @@
 #include "google/rpc/status.pb-c.h"
 
 /* gRPC status codes carried in google.rpc.Status. */
-#define RPC_INVALID_ARGUMENT 3
+#define RPC_INVALID_ARGUMENT   3
 #define RPC_RESOURCE_EXHAUSTED 8
-#define RPC_UNIMPLEMENTED 12
-#define RPC_UNAVAILABLE 14
-#define RPC_UNAUTHENTICATED 16
+#define RPC_UNIMPLEMENTED      12
+#define RPC_UNAVAILABLE        14
+#define RPC_UNAUTHENTICATED    16
 
 enum encoding { ENC_PROTOBUF, ENC_JSON };
 
@@ -172,7 +172,8 @@ static void respond_ok(struct otus_http_request *req, enum encoding enc, enum ot
             opentelemetry__proto__collector__trace__v1__export_trace_partial_success__init(&ps.t);
             ps.t.rejected_spans = (int64_t)rejected;
             ps.t.error_message = msg;
-            opentelemetry__proto__collector__trace__v1__export_trace_service_response__init(&resp.t);
+            opentelemetry__proto__collector__trace__v1__export_trace_service_response__init(
+                &resp.t);
             resp.t.partial_success = &ps.t;
             msgp = &resp.t.base;
         } else if (s == OTUS_SIGNAL_METRICS) {
@@ -317,9 +318,10 @@ static size_t validate_metrics(otus_metrics_req *req, const char **why)
                     if (gone && !*why)
                         *why = "histogram bucket_counts must have one more entry than "
                                "explicit_bounds";
-                } else if (mt->data_case ==
-                               OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM &&
-                           mt->exponential_histogram) {
+                } else if (
+                    mt->data_case ==
+                        OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM &&
+                    mt->exponential_histogram) {
                     gone = compact(mt->exponential_histogram->data_points,
                                    &mt->exponential_histogram->n_data_points, exp_point_ok);
                     if (gone && !*why)
@@ -346,7 +348,8 @@ size_t otus_otlp_validate(struct otus_batch *b, const char **why)
     return 0;
 }
 
-/* ---- the handler ------------------------------------------------------------------------------ */
+/* ---- the handler ------------------------------------------------------------------------------
+ */
 
 static int authorized(struct otus_receiver *r, const struct otus_http_request *req)
 {
@@ -438,7 +441,8 @@ static void handle(struct otus_http_request *req, void *ctx)
             otus_buf_free(&plain);
             count_refused(r, sig, "memory", 0);
             respond_status(req, enc, 503, RPC_UNAVAILABLE,
-                           "the agent's memory limit is reached; retry later", "Retry-After: 1\r\n");
+                           "the agent's memory limit is reached; retry later",
+                           "Retry-After: 1\r\n");
             return;
         }
         if (zrc) {
@@ -449,8 +453,7 @@ static void handle(struct otus_http_request *req, void *ctx)
                                "decompressed body larger than max_request_bytes", NULL);
             } else {
                 count_refused(r, sig, "malformed", 0);
-                respond_status(req, enc, 400, RPC_INVALID_ARGUMENT, "body is not valid gzip",
-                               NULL);
+                respond_status(req, enc, 400, RPC_INVALID_ARGUMENT, "body is not valid gzip", NULL);
             }
             return;
         }
@@ -476,7 +479,8 @@ static void handle(struct otus_http_request *req, void *ctx)
         if (b->arena.exhausted) {
             count_refused(r, sig, "memory", 0);
             respond_status(req, enc, 503, RPC_UNAVAILABLE,
-                           "the agent's memory limit is reached; retry later", "Retry-After: 1\r\n");
+                           "the agent's memory limit is reached; retry later",
+                           "Retry-After: 1\r\n");
         } else {
             count_refused(r, sig, "malformed", 0);
             respond_status(req, enc, 400, RPC_INVALID_ARGUMENT,
@@ -494,7 +498,8 @@ static void handle(struct otus_http_request *req, void *ctx)
         if (otus_batch_charge(b) != 0) {
             count_refused(r, sig, "memory", b->records);
             respond_status(req, enc, 503, RPC_UNAVAILABLE,
-                           "the agent's memory limit is reached; retry later", "Retry-After: 1\r\n");
+                           "the agent's memory limit is reached; retry later",
+                           "Retry-After: 1\r\n");
             goto out;
         }
         otus_pipelines_route(*r->env.pipelines, b);
@@ -534,10 +539,10 @@ int otus_receiver_create(const struct otus_receiver_env *env,
         "Records the OTLP receiver accepted (spans, data points, log records).",
         OTUS_METRIC_COUNTER, l1, 1);
     const char *l2[] = {"signal", "reason"};
-    r->f_refused = otus_self_metrics_family(
-        env->metrics, "otus_receiver_refused_records_total",
-        "Records the OTLP receiver refused, by reason (invalid, memory).", OTUS_METRIC_COUNTER, l2,
-        2);
+    r->f_refused =
+        otus_self_metrics_family(env->metrics, "otus_receiver_refused_records_total",
+                                 "Records the OTLP receiver refused, by reason (invalid, memory).",
+                                 OTUS_METRIC_COUNTER, l2, 2);
     r->f_refused_requests = otus_self_metrics_family(
         env->metrics, "otus_receiver_refused_requests_total",
         "Requests the OTLP receiver refused, by reason.", OTUS_METRIC_COUNTER, l2, 2);

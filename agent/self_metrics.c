@@ -100,6 +100,8 @@ struct otus_metric_series *otus_self_metrics_series(struct otus_metric_family *f
                                                     const char *const *label_values)
 {
     for (struct otus_metric_series *s = f->series; s; s = s->next) {
+        if (f->nlabels == 0)
+            return s; /* a family without labels has one series */
         size_t i = 0;
         while (i < f->nlabels && strcmp(s->labels[i], label_values[i]) == 0)
             i++;

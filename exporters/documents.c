@@ -87,8 +87,8 @@ void otus_doc_any_value(struct otus_json *j, const otus_any_value *v)
 
 struct flat {
     struct otus_json *j;
-    struct otus_buf path;  /* the dotted key being built */
-    uint64_t *hashes;      /* keys written so far */
+    struct otus_buf path; /* the dotted key being built */
+    uint64_t *hashes;     /* keys written so far */
     size_t nhashes, cap;
     uint64_t stack[32];
 };
@@ -112,8 +112,8 @@ static int flat_claim(struct flat *f, const char *k, size_t n)
             return 0;
     if (f->nhashes == f->cap) {
         size_t cap = f->cap * 2;
-        uint64_t *p = f->hashes == f->stack ? malloc(cap * sizeof(*p))
-                                            : realloc(f->hashes, cap * sizeof(*p));
+        uint64_t *p =
+            f->hashes == f->stack ? malloc(cap * sizeof(*p)) : realloc(f->hashes, cap * sizeof(*p));
         if (!p) {
             f->j->err = OTUS_ERR_NOMEM;
             return 0;
@@ -152,8 +152,37 @@ static void flat_write(struct flat *f, otus_key_value *const *attrs, size_t n, i
     }
 }
 
+/* The common case: no map values and few keys. Duplicates are found by comparing
+ * keys directly, cheaper than hashing for a handful of short keys. */
+static int simple_attrs(otus_key_value *const *attrs, size_t n)
+{
+    if (n > 16)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const otus_any_value *v = attrs[i]->value;
+        if (!attrs[i]->key || (v && v->value_case == AV(KVLIST_VALUE)))
+            return 0;
+    }
+    return 1;
+}
+
 void otus_doc_attributes(struct otus_json *j, otus_key_value *const *attrs, size_t n)
 {
+    if (simple_attrs(attrs, n)) {
+        otus_json_object_begin(j);
+        for (size_t i = 0; i < n; i++) {
+            const char *k = attrs[i]->key;
+            size_t d = 0;
+            while (d < i && strcmp(attrs[d]->key, k) != 0)
+                d++;
+            if (d < i)
+                continue; /* a duplicate key: the first value wins */
+            otus_json_key_cstr(j, k);
+            otus_doc_any_value(j, attrs[i]->value);
+        }
+        otus_json_object_end(j);
+        return;
+    }
     struct flat f;
     f.j = j;
     otus_buf_init(&f.path, 0);
@@ -214,9 +243,8 @@ int otus_doc_origin(const otus_resource *res, const otus_scope *scope, struct ot
     }
     if (res && res->n_attributes) {
         otus_key_value *rest_stack[32];
-        otus_key_value **rest = res->n_attributes <= 32
-                                    ? rest_stack
-                                    : malloc(res->n_attributes * sizeof(*rest));
+        otus_key_value **rest =
+            res->n_attributes <= 32 ? rest_stack : malloc(res->n_attributes * sizeof(*rest));
         if (!rest)
             return OTUS_ERR_NOMEM;
         size_t n = 0;
@@ -310,9 +338,9 @@ int otus_doc_log(struct otus_buf *out, const Opentelemetry__Proto__Logs__V1__Log
     struct otus_json j;
     otus_json_init(&j, out);
     otus_json_object_begin(&j);
-    uint64_t t = lr->time_unix_nano ? lr->time_unix_nano
-                                    : lr->observed_time_unix_nano ? lr->observed_time_unix_nano
-                                                                  : received_ns;
+    uint64_t t = lr->time_unix_nano            ? lr->time_unix_nano
+                 : lr->observed_time_unix_nano ? lr->observed_time_unix_nano
+                                               : received_ns;
     put_time(&j, "@timestamp", t);
     const char *level = otus_doc_log_level(lr);
     if (level) {
@@ -500,7 +528,8 @@ int otus_doc_span(struct otus_buf *out, const Opentelemetry__Proto__Trace__V1__S
          offsetof(Opentelemetry__Proto__Trace__V1__Span, dropped_attributes_count)},
         {"dropped_events_count",
          offsetof(Opentelemetry__Proto__Trace__V1__Span, dropped_events_count)},
-        {"dropped_links_count", offsetof(Opentelemetry__Proto__Trace__V1__Span, dropped_links_count)},
+        {"dropped_links_count",
+         offsetof(Opentelemetry__Proto__Trace__V1__Span, dropped_links_count)},
     };
     for (size_t i = 0; i < 3; i++) {
         uint32_t v = *(const uint32_t *)((const char *)sp + dropped[i].off);
@@ -582,8 +611,9 @@ static const char *temporality(int t)
 }
 
 static int number_points(struct otus_buf *out, const Opentelemetry__Proto__Metrics__V1__Metric *m,
-                         const char *type, Opentelemetry__Proto__Metrics__V1__NumberDataPoint *const *pts,
-                         size_t n, int temp, int monotonic, const struct otus_buf *origin)
+                         const char *type,
+                         Opentelemetry__Proto__Metrics__V1__NumberDataPoint *const *pts, size_t n,
+                         int temp, int monotonic, const struct otus_buf *origin)
 {
     for (size_t i = 0; i < n; i++) {
         const Opentelemetry__Proto__Metrics__V1__NumberDataPoint *p = pts[i];
@@ -600,7 +630,8 @@ static int number_points(struct otus_buf *out, const Opentelemetry__Proto__Metri
         otus_json_key_cstr(&j, "value");
         if (p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT)
             otus_json_int(&j, p->as_int);
-        else if (p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE)
+        else if (p->value_case ==
+                 OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE)
             otus_json_double(&j, p->as_double);
         else
             otus_json_null(&j);
@@ -612,8 +643,9 @@ static int number_points(struct otus_buf *out, const Opentelemetry__Proto__Metri
     return 0;
 }
 
-static void put_buckets(struct otus_json *j, const char *key,
-                        const Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets *b)
+static void
+put_buckets(struct otus_json *j, const char *key,
+            const Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets *b)
 {
     if (!b)
         return;
@@ -684,8 +716,8 @@ int otus_doc_metric(struct otus_buf *out, const Opentelemetry__Proto__Metrics__V
         }
         break;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
-        for (size_t i = 0; m->exponential_histogram && i < m->exponential_histogram->n_data_points && !rc;
-             i++) {
+        for (size_t i = 0;
+             m->exponential_histogram && i < m->exponential_histogram->n_data_points && !rc; i++) {
             const Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint *p =
                 m->exponential_histogram->data_points[i];
             struct otus_json j;
@@ -727,7 +759,8 @@ int otus_doc_metric(struct otus_buf *out, const Opentelemetry__Proto__Metrics__V
         break;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
         for (size_t i = 0; m->summary && i < m->summary->n_data_points && !rc; i++) {
-            const Opentelemetry__Proto__Metrics__V1__SummaryDataPoint *p = m->summary->data_points[i];
+            const Opentelemetry__Proto__Metrics__V1__SummaryDataPoint *p =
+                m->summary->data_points[i];
             struct otus_json j;
             otus_json_init(&j, out);
             point_head(&j, m, "summary", p->time_unix_nano, p->start_time_unix_nano, p->attributes,
@@ -780,7 +813,8 @@ int otus_doc_batch(struct otus_buf *out, const struct otus_batch *b)
         break;
     case OTUS_SIGNAL_TRACES:
         for (size_t i = 0; !rc && b->req.traces && i < b->req.traces->n_resource_spans; i++) {
-            const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs = b->req.traces->resource_spans[i];
+            const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs =
+                b->req.traces->resource_spans[i];
             for (size_t k = 0; !rc && k < rs->n_scope_spans; k++) {
                 const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = rs->scope_spans[k];
                 otus_buf_reset(&origin);

@@ -124,7 +124,8 @@ struct otus_exporter_ops {
      * flight still settle through otus_send_done). */
     void (*drain)(void *self);
     /* MUST: releases everything; closed(arg) runs once its handles are closed. Called
-     * only when no send is open. */
+     * only when no send is open, and never from inside otus_send_done() (it comes on
+     * a later loop turn). */
     void (*destroy)(void *self, void (*closed)(void *arg), void *arg);
 };
 

@@ -52,10 +52,10 @@ struct job {
     uv_work_t work;
     struct file_exporter *fx;
     struct otus_send *send;
-    int status;         /* 0 or a negative otus_status, set on the pool */
-    char err[160];      /* what failed, set on the pool */
-    int rotated;        /* the file was rotated during this job */
-    uint64_t bytes;     /* written */
+    int status;       /* 0 or a negative otus_status, set on the pool */
+    char err[160];    /* what failed, set on the pool */
+    unsigned rotated; /* rotations during this job */
+    uint64_t bytes;   /* written */
 };
 
 struct file_exporter {
@@ -150,6 +150,22 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* How much of p[0..n) to write before the file reaches its size limit: whole lines
+ * up to the room left, but at least one line into an empty file. */
+static size_t cut(const char *p, size_t n, uint64_t size, uint64_t max)
+{
+    uint64_t room = size < max ? max - size : 0;
+    if (n <= room)
+        return n;
+    const char *nl = room ? memrchr(p, '\n', (size_t)room) : NULL;
+    if (nl)
+        return (size_t)(nl - p) + 1;
+    if (size > 0)
+        return 0; /* rotate first */
+    nl = memchr(p, '\n', n);
+    return nl ? (size_t)(nl - p) + 1 : n;
+}
+
 static void job_run(uv_work_t *w)
 {
     struct job *jb = w->data;
@@ -166,19 +182,27 @@ static void job_run(uv_work_t *w)
     }
     if (o->fd < 0 && (jb->status = open_out(o, jb->err, sizeof(jb->err))) != 0)
         return;
-    if (write_all(o->fd, fx->scratch.data, fx->scratch.len) != 0) {
-        snprintf(jb->err, sizeof(jb->err), "write %s: %s", o->path, strerror(errno));
-        jb->status = OTUS_ERR_IO;
-        return;
-    }
-    jb->bytes = fx->scratch.len;
-    o->size += fx->scratch.len;
-    if (o->size >= fx->cfg->max_file_bytes) {
-        jb->status = rotate(fx, o, jb->err, sizeof(jb->err));
-        jb->rotated = jb->status == 0;
-        /* The records are written even if the rotation failed. */
-        if (jb->status)
-            jb->bytes = jb->bytes ? jb->bytes : 1;
+    const char *p = fx->scratch.data;
+    size_t left = fx->scratch.len;
+    while (left > 0) {
+        size_t n = cut(p, left, o->size, fx->cfg->max_file_bytes);
+        if (n > 0) {
+            if (write_all(o->fd, p, n) != 0) {
+                snprintf(jb->err, sizeof(jb->err), "write %s: %s", o->path, strerror(errno));
+                jb->status = OTUS_ERR_IO;
+                return;
+            }
+            jb->bytes += n;
+            o->size += n;
+            p += n;
+            left -= n;
+        }
+        if (o->size >= fx->cfg->max_file_bytes || (n == 0 && left > 0)) {
+            jb->status = rotate(fx, o, jb->err, sizeof(jb->err));
+            if (jb->status)
+                return;
+            jb->rotated++;
+        }
     }
     /* Keep the scratch buffer from holding a huge send's memory forever. */
     if (fx->scratch.cap > (64u << 20))
@@ -198,19 +222,20 @@ static void job_done(uv_work_t *w, int status)
     struct otus_send_result r = {0};
     if (status == UV_ECANCELED) {
         r.dropped = jb->send->records;
-    } else if (jb->status && !jb->bytes) {
-        otus_log(OTUS_LOG_ERROR, "exporter", "%s: %s", fx->name, jb->err);
-        fx->m_errors->value++;
-        r.failed = jb->send->records;
     } else {
         if (jb->status) {
             otus_log(OTUS_LOG_ERROR, "exporter", "%s: %s", fx->name, jb->err);
             fx->m_errors->value++;
         }
-        r.sent = jb->send->records;
+        /* A failure after some bytes were written leaves some of the send's records in
+         * the file: they are not re-sent (that would duplicate them); the send counts as
+         * failed only when nothing of it was written. */
+        if (jb->status && !jb->bytes)
+            r.failed = jb->send->records;
+        else
+            r.sent = jb->send->records;
         fx->m_bytes->value += (double)jb->bytes;
-        if (jb->rotated)
-            fx->m_rotations->value++;
+        fx->m_rotations->value += jb->rotated;
     }
     struct otus_send *s = jb->send;
     free(jb);
@@ -362,11 +387,11 @@ static int file_create(const struct otus_exporter_env *env, const void *cfgp, vo
         otus_self_metrics_family(env->metrics, "otus_file_written_bytes_total",
                                  "Bytes the file exporter wrote.", OTUS_METRIC_COUNTER, labels, 1),
         values);
-    fx->m_rotations = otus_self_metrics_series(
-        otus_self_metrics_family(env->metrics, "otus_file_rotations_total",
-                                 "Files the file exporter rotated.", OTUS_METRIC_COUNTER, labels,
-                                 1),
-        values);
+    fx->m_rotations =
+        otus_self_metrics_series(otus_self_metrics_family(env->metrics, "otus_file_rotations_total",
+                                                          "Files the file exporter rotated.",
+                                                          OTUS_METRIC_COUNTER, labels, 1),
+                                 values);
     fx->m_errors = otus_self_metrics_series(
         otus_self_metrics_family(env->metrics, "otus_file_errors_total",
                                  "Write, sync and rename failures of the file exporter.",
