@@ -174,8 +174,7 @@ int main(void)
             rate[r] = (double)pts / ingest_all(st, reqs, 2);
             free_all(reqs);
         }
-        printf("ingest updating series, %-10s  %8.0f points/s\n", names[kind],
-               median(rate, RUNS));
+        printf("ingest updating series, %-10s  %8.0f points/s\n", names[kind], median(rate, RUNS));
     }
 
     bench_render(st, PROM_FMT_TEXT, "text");

@@ -105,8 +105,8 @@ static void sample(struct w *w, const struct prom_family *f, const char *suffix,
                    size_t vlen, const struct prom_exemplar *ex)
 {
     size_t slen = strlen(suffix);
-    char *d = room(w, f->name_len + slen + se->labels_len + elen + vlen + LINE_EXTRA +
-                          exemplar_room(ex));
+    char *d =
+        room(w, f->name_len + slen + se->labels_len + elen + vlen + LINE_EXTRA + exemplar_room(ex));
     if (!d)
         return;
     char *start = d;
@@ -226,8 +226,8 @@ static void render_explicit(struct w *w, const struct prom_family *f, const stru
         /* A bucket without its own exemplar shows the nearest one below it. */
         if (om && se->u.h.ex && se->u.h.ex[i].set)
             ex = &se->u.h.ex[i];
-        sample_u64(w, f, "_bucket", se, b->le + b->le_off[i], b->le_off[i + 1] - b->le_off[i],
-                   cum, ex);
+        sample_u64(w, f, "_bucket", se, b->le + b->le_off[i], b->le_off[i + 1] - b->le_off[i], cum,
+                   ex);
     }
     hist_tail(w, f, se, cum, b->n && b->b[0] < 0);
 }

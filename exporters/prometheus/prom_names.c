@@ -13,7 +13,9 @@
 
 #include <otus.h>
 
+#include "common/base64.h"
 #include "common/json.h"
+#include "exporters/documents.h"
 
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 #define AV(field) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##field
@@ -28,13 +30,13 @@ struct unit_map {
 /* The units of the OpenTelemetry semantic conventions, written out as Prometheus'
  * naming practice wants (full plural words). */
 static const struct unit_map main_units[] = {
-    {"d", "days"},         {"h", "hours"},          {"min", "minutes"},    {"s", "seconds"},
-    {"ms", "milliseconds"}, {"us", "microseconds"},  {"ns", "nanoseconds"}, {"By", "bytes"},
-    {"KiBy", "kibibytes"}, {"MiBy", "mebibytes"},   {"GiBy", "gibibytes"}, {"TiBy", "tebibytes"},
-    {"KBy", "kilobytes"},  {"MBy", "megabytes"},    {"GBy", "gigabytes"},  {"TBy", "terabytes"},
-    {"bit", "bits"},       {"m", "meters"},         {"V", "volts"},        {"A", "amperes"},
-    {"J", "joules"},       {"W", "watts"},          {"g", "grams"},        {"Cel", "celsius"},
-    {"Hz", "hertz"},       {"1", "ratio"},          {"%", "percent"},      {NULL, NULL},
+    {"d", "days"},          {"h", "hours"},         {"min", "minutes"},    {"s", "seconds"},
+    {"ms", "milliseconds"}, {"us", "microseconds"}, {"ns", "nanoseconds"}, {"By", "bytes"},
+    {"KiBy", "kibibytes"},  {"MiBy", "mebibytes"},  {"GiBy", "gibibytes"}, {"TiBy", "tebibytes"},
+    {"KBy", "kilobytes"},   {"MBy", "megabytes"},   {"GBy", "gigabytes"},  {"TBy", "terabytes"},
+    {"bit", "bits"},        {"m", "meters"},        {"V", "volts"},        {"A", "amperes"},
+    {"J", "joules"},        {"W", "watts"},         {"g", "grams"},        {"Cel", "celsius"},
+    {"Hz", "hertz"},        {"1", "ratio"},         {"%", "percent"},      {NULL, NULL},
 };
 
 /* After a '/', time units are singular: "bytes_per_second". */
@@ -305,87 +307,12 @@ int prom_escape_help(struct otus_buf *out, const char *s, size_t n, int openmetr
 
 static int base64(struct otus_buf *out, const uint8_t *in, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    int rc = otus_buf_reserve(out, (n + 2) / 3 * 4);
+    int rc = otus_buf_reserve(out, otus_base64_len(n));
     if (rc)
         return rc;
-    char *d = out->data + out->len;
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        *d++ = tab[v >> 18];
-        *d++ = tab[(v >> 12) & 63];
-        *d++ = tab[(v >> 6) & 63];
-        *d++ = tab[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-        *d++ = tab[v >> 18];
-        *d++ = tab[(v >> 12) & 63];
-        *d++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        *d++ = '=';
-    }
-    out->len = (size_t)(d - out->data);
+    otus_base64_encode(in, n, out->data + out->len);
+    out->len += otus_base64_len(n);
     return 0;
-}
-
-/* Nested arrays and lists deeper than this are written as null. */
-#define ANY_MAX_DEPTH 8
-
-static void any_json(struct otus_json *j, const AnyValue *v, int depth)
-{
-    if (!v || depth > ANY_MAX_DEPTH) {
-        otus_json_null(j);
-        return;
-    }
-    switch (v->value_case) {
-    case AV(STRING_VALUE):
-        otus_json_cstr(j, v->string_value ? v->string_value : "");
-        break;
-    case AV(BOOL_VALUE):
-        otus_json_bool(j, v->bool_value);
-        break;
-    case AV(INT_VALUE):
-        otus_json_int(j, v->int_value);
-        break;
-    case AV(DOUBLE_VALUE):
-        if (isfinite(v->double_value))
-            otus_json_double(j, v->double_value);
-        else
-            otus_json_null(j);
-        break;
-    case AV(BYTES_VALUE): {
-        struct otus_buf b;
-        otus_buf_init(&b, 0);
-        if (base64(&b, v->bytes_value.data, v->bytes_value.len) == 0)
-            otus_json_string(j, b.data ? b.data : "", b.len);
-        else
-            otus_json_null(j);
-        otus_buf_free(&b);
-        break;
-    }
-    case AV(ARRAY_VALUE):
-        otus_json_array_begin(j);
-        if (v->array_value)
-            for (size_t i = 0; i < v->array_value->n_values; i++)
-                any_json(j, v->array_value->values[i], depth + 1);
-        otus_json_array_end(j);
-        break;
-    case AV(KVLIST_VALUE):
-        otus_json_object_begin(j);
-        if (v->kvlist_value)
-            for (size_t i = 0; i < v->kvlist_value->n_values; i++) {
-                const Opentelemetry__Proto__Common__V1__KeyValue *kv =
-                    v->kvlist_value->values[i];
-                otus_json_key_cstr(j, kv->key ? kv->key : "");
-                any_json(j, kv->value, depth + 1);
-            }
-        otus_json_object_end(j);
-        break;
-    default:
-        otus_json_null(j);
-        break;
-    }
 }
 
 int prom_any_value(struct otus_buf *out, const AnyValue *v)
@@ -414,7 +341,7 @@ int prom_any_value(struct otus_buf *out, const AnyValue *v)
     case AV(KVLIST_VALUE): {
         struct otus_json j;
         otus_json_init(&j, out);
-        any_json(&j, v, 0);
+        otus_doc_any_value(&j, v);
         return otus_json_error(&j);
     }
     default:

@@ -35,34 +35,42 @@ typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Bucket
 typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint SummaryDataPoint;
 typedef Opentelemetry__Proto__Metrics__V1__Exemplar Exemplar;
 
-#define MDATA(x)       OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_##x
-#define TEMPORALITY(x) OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_##x
-#define NO_RECORDED_VALUE OPENTELEMETRY__PROTO__METRICS__V1__DATA_POINT_FLAGS__DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
+#define MDATA(x) OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_##x
+#define TEMPORALITY(x)                                                                             \
+    OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_##x
+#define NO_RECORDED_VALUE                                                                          \
+    OPENTELEMETRY__PROTO__METRICS__V1__DATA_POINT_FLAGS__DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
 #define AV(field) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##field
 
 /* Limits that need no configuration key. */
-#define MAX_ATTRS     128  /* attributes per point (more: the point is dropped) */
-#define MAX_QUANTILES 64   /* quantiles per summary point */
-#define MAX_HELP      1024 /* bytes of description kept */
-#define EXEMPLAR_MAX_CODEPOINTS 128 /* OpenMetrics: names and values of its labels */
-#define EXP_LE_CACHE  4096 /* cached le texts of exponential bucket bounds */
-#define MIN_SCALE     (-10)
+#define MAX_ATTRS               128  /* attributes per point (more: the point is dropped) */
+#define MAX_QUANTILES           64   /* quantiles per summary point */
+#define MAX_HELP                1024 /* bytes of description kept */
+#define EXEMPLAR_MAX_CODEPOINTS 128  /* OpenMetrics: names and values of its labels */
+#define EXP_LE_CACHE            4096 /* cached le texts of exponential bucket bounds */
+#define MIN_SCALE               (-10)
 
 /* A string with its length, for the lists of reserved label names. */
 struct word {
     const char *s;
     size_t n;
 };
-#define WORD(lit) {lit, sizeof(lit) - 1}
-#define WORD_END  {NULL, 0}
+#define WORD(lit)                                                                                  \
+    {                                                                                              \
+        lit, sizeof(lit) - 1                                                                       \
+    }
+#define WORD_END                                                                                   \
+    {                                                                                              \
+        NULL, 0                                                                                    \
+    }
 
 /* One label while a point's label set is composed. */
 struct label {
     const char *name; /* sanitised: the attribute key itself, or in the names scratch */
     long name_off;    /* offset in the names scratch, -1 for the key itself */
     size_t name_len;
-    const char *key;  /* the original key, for the order of merged values */
-    size_t val_off;   /* escaped value in the vals scratch */
+    const char *key; /* the original key, for the order of merged values */
+    size_t val_off;  /* escaped value in the vals scratch */
     size_t val_len;
 };
 
@@ -348,8 +356,8 @@ static size_t bounds_size(uint32_t n, size_t le_len)
 }
 
 /* The family's bound set equal to b[0..n), created if needed; takes a reference. */
-static struct prom_bounds *bounds_get(struct prom_store *s, struct prom_family *f,
-                                      const double *b, uint32_t n)
+static struct prom_bounds *bounds_get(struct prom_store *s, struct prom_family *f, const double *b,
+                                      uint32_t n)
 {
     for (struct prom_bounds *x = f->bounds; x; x = x->next) {
         if (x->n == n && memcmp(x->b, b, n * sizeof(double)) == 0) {
@@ -522,8 +530,7 @@ static void family_free(struct prom_store *s, struct prom_family *f)
     store_free(s, f, sizeof(*f));
 }
 
-static struct prom_family *family_find(struct prom_store *s, const char *name, size_t n,
-                                       uint64_t h)
+static struct prom_family *family_find(struct prom_store *s, const char *name, size_t n, uint64_t h)
 {
     for (struct prom_family *f = s->ftab[h & (s->ftab_size - 1)]; f; f = f->hnext)
         if (f->hash == h && f->name_len == n && memcmp(f->name, name, n) == 0)
@@ -552,9 +559,8 @@ static void ftab_grow(struct prom_store *s)
     s->ftab_size = n;
 }
 
-static struct prom_family *family_new(struct prom_store *s, const char *name, size_t n,
-                                      uint64_t h, enum prom_type type, const char *unit,
-                                      const char *help)
+static struct prom_family *family_new(struct prom_store *s, const char *name, size_t n, uint64_t h,
+                                      enum prom_type type, const char *unit, const char *help)
 {
     struct prom_family *f = store_calloc(s, sizeof(*f));
     if (!f)
@@ -843,8 +849,8 @@ static struct prom_resource *resource_get(struct prom_store *s,
     static const char *const id_keys[] = {"service.name", "service.namespace",
                                           "service.instance.id", NULL};
     static const struct word res_reserved[] = {WORD("job"), WORD("instance"),
-                                               WORD("otel_scope_name"),
-                                               WORD("otel_scope_version"), WORD_END};
+                                               WORD("otel_scope_name"), WORD("otel_scope_version"),
+                                               WORD_END};
     struct otus_buf attrs;
     otus_buf_init(&attrs, s->cfg.max_label_bytes);
     if (!rc)
@@ -854,7 +860,8 @@ static struct prom_resource *resource_get(struct prom_store *s,
         goto out;
     uint64_t h = hash_bytes(id.data ? id.data : "", id.len, s->seed);
     for (r = s->res_head; r; r = r->next)
-        if (r->hash == h && r->id_len == id.len && memcmp(r->id, id.data ? id.data : "", id.len) == 0)
+        if (r->hash == h && r->id_len == id.len &&
+            memcmp(r->id, id.data ? id.data : "", id.len) == 0)
             break;
     if (!r) {
         r = store_calloc(s, sizeof(*r));
@@ -916,7 +923,8 @@ static struct prom_series *series_get(struct prom_store *s, struct prom_family *
 {
     uint64_t h = hash_bytes(lab, n, s->seed ^ (uintptr_t)f);
     for (struct prom_series *se = s->tab[h & (s->tab_size - 1)]; se; se = se->hnext) {
-        if (se->hash == h && se->fam == f && se->labels_len == n && memcmp(se->labels, lab, n) == 0) {
+        if (se->hash == h && se->fam == f && se->labels_len == n &&
+            memcmp(se->labels, lab, n) == 0) {
             se->fresh = 0;
             return se;
         }
@@ -963,7 +971,8 @@ struct prom_series *prom_store_find(struct prom_store *s, const char *family, co
     size_t n = strlen(labels);
     uint64_t h = hash_bytes(labels, n, s->seed ^ (uintptr_t)f);
     for (struct prom_series *se = s->tab[h & (s->tab_size - 1)]; se; se = se->hnext)
-        if (se->hash == h && se->fam == f && se->labels_len == n && memcmp(se->labels, labels, n) == 0)
+        if (se->hash == h && se->fam == f && se->labels_len == n &&
+            memcmp(se->labels, labels, n) == 0)
             return se;
     return NULL;
 }
@@ -995,8 +1004,8 @@ static int delta_is_old(const struct prom_series *se, uint64_t time_ns)
     return !se->fresh && time_ns && se->last_ns && time_ns <= se->last_ns;
 }
 
-static void counter_exemplar(struct prom_store *s, struct prom_series *se,
-                             Exemplar *const *ex, size_t n)
+static void counter_exemplar(struct prom_store *s, struct prom_series *se, Exemplar *const *ex,
+                             size_t n)
 {
     if (!n)
         return;
@@ -1087,8 +1096,8 @@ static int apply_histogram(struct prom_store *s, struct prom_series *se,
     if (run == RUN_OLD)
         return PROM_DROP_OUT_OF_ORDER;
     struct prom_bounds *cur = se->u.h.bounds;
-    int same_bounds = cur && cur->n == nb &&
-                      memcmp(cur->b, p->explicit_bounds, nb * sizeof(double)) == 0;
+    int same_bounds =
+        cur && cur->n == nb && memcmp(cur->b, p->explicit_bounds, nb * sizeof(double)) == 0;
     /* A restart (new run, new bounds) clears the exemplars too; a cumulative point of
      * the same run replaces the counts and keeps the exemplars its buckets lack. */
     int restart = se->fresh || run == RUN_NEW || !same_bounds;
@@ -1109,7 +1118,8 @@ static int apply_histogram(struct prom_store *s, struct prom_series *se,
     }
     uint64_t *c = se->u.h.counts;
     if (replace) {
-        se->start_ns = delta && !p->start_time_unix_nano ? p->time_unix_nano : p->start_time_unix_nano;
+        se->start_ns =
+            delta && !p->start_time_unix_nano ? p->time_unix_nano : p->start_time_unix_nano;
         se->count = 0;
         se->value = 0;
         se->has_sum = 0;
@@ -1169,8 +1179,8 @@ static int32_t idx_down(int32_t i, int k)
  * Adds counts[0..n) starting at index off, at scale from, into *arr / *aoff / *an kept at
  * scale to (<= from). The result spans both ranges; NULL arrays mean empty.
  */
-static int exp_merge(struct prom_store *s, uint64_t **arr, int32_t *aoff, uint32_t *an,
-                     int a_shift, const uint64_t *counts, int32_t off, size_t n, int shift)
+static int exp_merge(struct prom_store *s, uint64_t **arr, int32_t *aoff, uint32_t *an, int a_shift,
+                     const uint64_t *counts, int32_t off, size_t n, int shift)
 {
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     if (*an) {
@@ -1251,7 +1261,8 @@ static int apply_exp(struct prom_store *s, struct prom_series *se, const ExpHist
         se->count = 0;
         se->value = 0;
         se->has_sum = 0;
-        se->start_ns = delta && !p->start_time_unix_nano ? p->time_unix_nano : p->start_time_unix_nano;
+        se->start_ns =
+            delta && !p->start_time_unix_nano ? p->time_unix_nano : p->start_time_unix_nano;
         if (se->u.x.ex && (se->fresh || run == RUN_NEW))
             exemplar_clear(s, se->u.x.ex);
     }
@@ -1272,8 +1283,8 @@ static int apply_exp(struct prom_store *s, struct prom_series *se, const ExpHist
     int rc = exp_merge(s, &e->pos, &e->pos_off, &e->pos_n, a_shift, pb ? pb->bucket_counts : NULL,
                        pb ? pb->offset : 0, pn, p_shift);
     if (!rc)
-        rc = exp_merge(s, &e->neg, &e->neg_off, &e->neg_n, a_shift,
-                       nb ? nb->bucket_counts : NULL, nb ? nb->offset : 0, nn, p_shift);
+        rc = exp_merge(s, &e->neg, &e->neg_off, &e->neg_n, a_shift, nb ? nb->bucket_counts : NULL,
+                       nb ? nb->offset : 0, nn, p_shift);
     if (rc)
         return PROM_DROP_SERIES_LIMIT;
     e->scale = scale;
@@ -1347,7 +1358,8 @@ static int apply_summary(struct prom_store *s, struct prom_series *se, const Sum
     return -1;
 }
 
-/* ---- ingest ----------------------------------------------------------------------------------- */
+/* ---- ingest -----------------------------------------------------------------------------------
+ */
 
 struct metric_kind {
     enum prom_type type;
@@ -1373,16 +1385,14 @@ static struct metric_kind kind_of(const Metric *m)
         break;
     case MDATA(HISTOGRAM):
         k.type = PROM_HISTOGRAM;
-        k.ok = m->histogram &&
-               m->histogram->aggregation_temporality != TEMPORALITY(UNSPECIFIED);
+        k.ok = m->histogram && m->histogram->aggregation_temporality != TEMPORALITY(UNSPECIFIED);
         k.delta = k.ok && m->histogram->aggregation_temporality == TEMPORALITY(DELTA);
         break;
     case MDATA(EXPONENTIAL_HISTOGRAM):
         k.type = PROM_HISTOGRAM;
-        k.ok = m->exponential_histogram && m->exponential_histogram->aggregation_temporality !=
-                                               TEMPORALITY(UNSPECIFIED);
-        k.delta = k.ok &&
-                  m->exponential_histogram->aggregation_temporality == TEMPORALITY(DELTA);
+        k.ok = m->exponential_histogram &&
+               m->exponential_histogram->aggregation_temporality != TEMPORALITY(UNSPECIFIED);
+        k.delta = k.ok && m->exponential_histogram->aggregation_temporality == TEMPORALITY(DELTA);
         break;
     case MDATA(SUMMARY):
         k.type = PROM_SUMMARY;
@@ -1436,10 +1446,10 @@ static int apply_point(struct prom_store *s, struct prom_series *se, const Metri
             return PROM_DROP_INVALID;
         if (!se->fresh && p->time_unix_nano && p->time_unix_nano < se->last_ns)
             return PROM_DROP_OUT_OF_ORDER;
-        se->value = p->value_case ==
-                            OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT
-                        ? (double)p->as_int
-                        : p->as_double;
+        se->value =
+            p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT
+                ? (double)p->as_int
+                : p->as_double;
         if (p->time_unix_nano > se->last_ns)
             se->last_ns = p->time_unix_nano;
         return -1;
@@ -1487,8 +1497,7 @@ static void ingest_metric(struct prom_store *s, struct prom_resource *r, const M
         if (!f->conflict_logged) {
             f->conflict_logged = 1;
             otus_log(OTUS_LOG_WARN, "prometheus",
-                     "metric %s dropped: %s is already a family of another type", m->name,
-                     f->name);
+                     "metric %s dropped: %s is already a family of another type", m->name, f->name);
         }
         return;
     }
@@ -1498,16 +1507,16 @@ static void ingest_metric(struct prom_store *s, struct prom_resource *r, const M
         drop(s, PROM_DROP_SERIES_LIMIT, npoints);
         return;
     }
-    static const struct word reserved_plain[] = {
-        WORD("job"), WORD("instance"), WORD("otel_scope_name"), WORD("otel_scope_version"),
-        WORD_END};
+    static const struct word reserved_plain[] = {WORD("job"), WORD("instance"),
+                                                 WORD("otel_scope_name"),
+                                                 WORD("otel_scope_version"), WORD_END};
     static const struct word reserved_hist[] = {
         WORD("job"), WORD("instance"), WORD("otel_scope_name"), WORD("otel_scope_version"),
-        WORD("le"), WORD_END};
+        WORD("le"),  WORD_END};
     static const struct word reserved_summary[] = {
-        WORD("job"), WORD("instance"), WORD("otel_scope_name"), WORD("otel_scope_version"),
+        WORD("job"),      WORD("instance"), WORD("otel_scope_name"), WORD("otel_scope_version"),
         WORD("quantile"), WORD_END};
-    const struct word *reserved = k.type == PROM_HISTOGRAM  ? reserved_hist
+    const struct word *reserved = k.type == PROM_HISTOGRAM ? reserved_hist
                                   : k.type == PROM_SUMMARY ? reserved_summary
                                                            : reserved_plain;
     for (size_t i = 0; i < npoints; i++) {
@@ -1517,8 +1526,7 @@ static void ingest_metric(struct prom_store *s, struct prom_resource *r, const M
         s->lab.len = 0;
         rc = otus_buf_append(&s->lab, s->prefix.data, prefix_len);
         if (!rc)
-            rc = render_attrs(s, kv, nkv, reserved,
-                              s->cfg.resource_to_telemetry ? r->attrs : NULL,
+            rc = render_attrs(s, kv, nkv, reserved, s->cfg.resource_to_telemetry ? r->attrs : NULL,
                               s->cfg.resource_to_telemetry ? r->attrs_len : 0, NULL, &s->lab);
         if (rc) {
             drop(s, rc == OTUS_ERR_NOMEM ? PROM_DROP_SERIES_LIMIT : PROM_DROP_TOO_LARGE, 1);
@@ -1643,8 +1651,8 @@ const char *prom_store_exp_le(struct prom_store *s, int32_t scale, int32_t index
         if (probe == 7)
             slot = (slot + (size_t)(key % 8)) & (EXP_LE_CACHE - 1); /* evict */
     }
-    double bound = scale >= 0 ? exp2((double)k / (double)(1 << scale))
-                              : ldexp(1.0, (int)(k * (1 << -scale)));
+    double bound =
+        scale >= 0 ? exp2((double)k / (double)(1 << scale)) : ldexp(1.0, (int)(k * (1 << -scale)));
     if (neg)
         bound = -bound;
     char num[PROM_NUM_MAX];

@@ -56,8 +56,8 @@ static const struct otus_cfg_entry prom_cfg_table[] = {
      "otus_prometheus_series_refused_total) and existing ones keep updating.",
      1, 100000000, NULL, NULL, NULL},
     {"max_bytes", OTUS_CFG_SIZE, "1GiB", offsetof(struct prom_cfg, max_bytes),
-     "Memory of the series store; new series are refused while it holds more.", 1 << 20,
-     1LL << 40, NULL, NULL, NULL},
+     "Memory of the series store; new series are refused while it holds more.", 1 << 20, 1LL << 40,
+     NULL, NULL, NULL},
     {"max_label_bytes", OTUS_CFG_SIZE, "4KiB", offsetof(struct prom_cfg, max_label_bytes),
      "Longest label text of one series (and of target_info); longer points are dropped.", 256,
      1 << 20, NULL, NULL, NULL},
@@ -116,8 +116,8 @@ struct prom_exporter {
     void (*closed)(void *arg);
     void *closed_arg;
     /* self-metrics series, owned by the registry */
-    struct otus_metric_series *m_series, *m_bytes, *m_refused, *m_expired, *m_points,
-        *m_scrapes, *m_render;
+    struct otus_metric_series *m_series, *m_bytes, *m_refused, *m_expired, *m_points, *m_scrapes,
+        *m_render;
     struct otus_metric_series *m_dropped[PROM_DROP_COUNT];
 };
 
@@ -166,28 +166,28 @@ static int metrics_register(struct prom_exporter *px)
     const char *n = px->name;
     px->m_series = one(m, "otus_prometheus_series", "Series held by the Prometheus exporter.",
                        OTUS_METRIC_GAUGE, n);
-    px->m_bytes = one(m, "otus_prometheus_store_bytes",
-                      "Memory held by the Prometheus exporter's series store.",
-                      OTUS_METRIC_GAUGE, n);
+    px->m_bytes =
+        one(m, "otus_prometheus_store_bytes",
+            "Memory held by the Prometheus exporter's series store.", OTUS_METRIC_GAUGE, n);
     px->m_refused = one(m, "otus_prometheus_series_refused_total",
                         "New series refused because max_series or max_bytes was reached.",
                         OTUS_METRIC_COUNTER, n);
-    px->m_expired = one(m, "otus_prometheus_series_expired_total",
-                        "Series removed after series_ttl without an update.",
-                        OTUS_METRIC_COUNTER, n);
+    px->m_expired =
+        one(m, "otus_prometheus_series_expired_total",
+            "Series removed after series_ttl without an update.", OTUS_METRIC_COUNTER, n);
     px->m_points = one(m, "otus_prometheus_points_total",
                        "Metric data points merged into the Prometheus exporter's store.",
                        OTUS_METRIC_COUNTER, n);
-    px->m_scrapes = one(m, "otus_prometheus_scrapes_total", "Scrapes answered.",
-                        OTUS_METRIC_COUNTER, n);
-    px->m_render = one(m, "otus_prometheus_scrape_render_seconds",
-                       "Time the last scrape took to render, on the agent's loop.",
-                       OTUS_METRIC_GAUGE, n);
+    px->m_scrapes =
+        one(m, "otus_prometheus_scrapes_total", "Scrapes answered.", OTUS_METRIC_COUNTER, n);
+    px->m_render =
+        one(m, "otus_prometheus_scrape_render_seconds",
+            "Time the last scrape took to render, on the agent's loop.", OTUS_METRIC_GAUGE, n);
     static const char *const dl[] = {"exporter", "reason"};
     struct otus_metric_family *df = otus_self_metrics_family(
         m, "otus_prometheus_points_dropped_total",
-        "Metric data points the Prometheus exporter did not take, by reason.",
-        OTUS_METRIC_COUNTER, dl, 2);
+        "Metric data points the Prometheus exporter did not take, by reason.", OTUS_METRIC_COUNTER,
+        dl, 2);
     if (!df)
         return OTUS_ERR_NOMEM;
     for (int i = 0; i < PROM_DROP_COUNT; i++) {
@@ -207,8 +207,8 @@ static void metrics_unregister(struct prom_exporter *px)
     if (!px->metrics)
         return;
     otus_self_metrics_off_collect(px->metrics, collect, px);
-    struct otus_metric_series **all[] = {&px->m_series,  &px->m_bytes,   &px->m_refused,
-                                         &px->m_expired, &px->m_points,  &px->m_scrapes,
+    struct otus_metric_series **all[] = {&px->m_series,  &px->m_bytes,  &px->m_refused,
+                                         &px->m_expired, &px->m_points, &px->m_scrapes,
                                          &px->m_render};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         otus_self_metrics_series_remove(*all[i]);
@@ -398,8 +398,8 @@ static void handle_metrics(struct otus_http_request *req, void *ctx)
     px->last_size = body.len;
     int gz = px->cfg->gzip && prom_accepts_gzip(otus_http_request_header(req, "accept-encoding"));
     if (!gz || px->gzip_jobs >= MAX_GZIP_JOBS || px->closing) {
-        otus_http_respond_buf(req, 200, ctype, &body, px->cfg->gzip ? "Vary: Accept-Encoding\r\n"
-                                                                    : NULL);
+        otus_http_respond_buf(req, 200, ctype, &body,
+                              px->cfg->gzip ? "Vary: Accept-Encoding\r\n" : NULL);
         return;
     }
     struct scrape_job *j = calloc(1, sizeof(*j));

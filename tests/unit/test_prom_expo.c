@@ -35,13 +35,12 @@ static void every_kind(struct fx *f)
     FxHistPoint *h = fx_hist(f, m, FX_DELTA, b, 3, c, 123.5, 1 * SEC, 2 * SEC, NULL);
     FX_PUSH(f, h->exemplars, h->n_exemplars, fx_exemplar(f, 7, 0x11, 0x22, 1700000000));
     fx_gauge(f, fx_metric(f, "queue.depth", "{item}", "Queue depth"), 3.25, 2 * SEC, NULL);
-    fx_sum(f, fx_metric(f, "inflight", "", "In flight"), 0, FX_CUMULATIVE, -2, SEC, 2 * SEC,
-           NULL);
+    fx_sum(f, fx_metric(f, "inflight", "", "In flight"), 0, FX_CUMULATIVE, -2, SEC, 2 * SEC, NULL);
     uint64_t pos[] = {1, 2, 3};
     fx_exp(f, fx_metric(f, "rpc.size", "By", "Sizes"), FX_CUMULATIVE, 1, 0, pos, 3, 1, 100, SEC,
            2 * SEC, NULL);
-    fx_summary(f, fx_metric(f, "gc.pause", "s", "GC"), (double[]){0.5, 0.99},
-               (double[]){0.01, 0.2}, 2, 10, 0.5, SEC, 2 * SEC, NULL);
+    fx_summary(f, fx_metric(f, "gc.pause", "s", "GC"), (double[]){0.5, 0.99}, (double[]){0.01, 0.2},
+               2, 10, 0.5, SEC, 2 * SEC, NULL);
 }
 
 static struct prom_store_cfg store_cfg(void)
@@ -121,8 +120,7 @@ static void negotiation(void **state)
     assert_int_equal(prom_negotiate("application/openmetrics-text"), PROM_FMT_OPENMETRICS);
     assert_int_equal(prom_negotiate("text/plain, application/openmetrics-text; q=0.2"),
                      PROM_FMT_TEXT);
-    assert_int_equal(prom_negotiate("application/openmetrics-text;version=2.0.0"),
-                     PROM_FMT_TEXT);
+    assert_int_equal(prom_negotiate("application/openmetrics-text;version=2.0.0"), PROM_FMT_TEXT);
     assert_int_equal(prom_negotiate("application/openmetrics-text;q=0"), PROM_FMT_TEXT);
     assert_int_equal(prom_accepts_gzip(NULL), 0);
     assert_int_equal(prom_accepts_gzip("gzip"), 1);
@@ -222,9 +220,9 @@ static void endpoint(void **state)
     assert_int_equal(otus_cfg_defaults(ops->config, cfg, &err), 0);
     struct otus_cfg_doc doc;
     assert_int_equal(otus_cfg_doc_load_string(&doc, "t", "listen: 127.0.0.1:0\n", &err), 0);
-    assert_int_equal(otus_cfg_apply(&doc, otus_cfg_root(&doc), "exporters.prometheus",
-                                    ops->config, cfg, &err),
-                     0);
+    assert_int_equal(
+        otus_cfg_apply(&doc, otus_cfg_root(&doc), "exporters.prometheus", ops->config, cfg, &err),
+        0);
     otus_cfg_doc_free(&doc);
     assert_int_equal(ops->check(cfg, &err), 0);
     void *self = NULL;
@@ -259,9 +257,8 @@ static void endpoint(void **state)
     char *body = (char *)memmem(c.resp.data, c.resp.len, "\r\n\r\n", 4) + 4;
     struct otus_buf plain;
     otus_buf_init(&plain, 0);
-    assert_int_equal(otus_gzip_decompress(body, c.resp.len - (size_t)(body - c.resp.data),
-                                          1 << 20, &plain),
-                     0);
+    assert_int_equal(
+        otus_gzip_decompress(body, c.resp.len - (size_t)(body - c.resp.data), 1 << 20, &plain), 0);
     assert_non_null(memmem(plain.data, plain.len, "# TYPE target info\n", 19));
     assert_int_equal(memcmp(plain.data + plain.len - 16, "otus_up 1\n# EOF\n", 16), 0);
     otus_buf_free(&plain);
@@ -275,8 +272,8 @@ static void endpoint(void **state)
     struct otus_buf own;
     otus_buf_init(&own, 0);
     assert_int_equal(otus_self_metrics_render(sm, 0, &own), 0);
-    assert_non_null(memmem(own.data, own.len, "otus_prometheus_points_total{exporter=\"prometheus\"} 8",
-                           52));
+    assert_non_null(
+        memmem(own.data, own.len, "otus_prometheus_points_total{exporter=\"prometheus\"} 8", 52));
     assert_non_null(memmem(own.data, own.len,
                            "otus_prometheus_series_refused_total{exporter=\"prometheus\"} 0", 59));
     otus_buf_free(&own);

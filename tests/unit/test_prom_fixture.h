@@ -25,8 +25,10 @@ typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Bucket
 typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint FxSummaryPoint;
 typedef Opentelemetry__Proto__Metrics__V1__Exemplar FxExemplar;
 
-#define FX_DELTA      OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA
-#define FX_CUMULATIVE OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
+#define FX_DELTA                                                                                   \
+    OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA
+#define FX_CUMULATIVE                                                                              \
+    OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
 
 struct fx {
     struct otus_batch *b;
@@ -138,7 +140,8 @@ static inline FxMetric *fx_metric(struct fx *f, const char *name, const char *un
     return m;
 }
 
-static inline FxNumberPoint *fx_number(struct fx *f, double v, uint64_t start, uint64_t t, va_list ap)
+static inline FxNumberPoint *fx_number(struct fx *f, double v, uint64_t start, uint64_t t,
+                                       va_list ap)
 {
     FxNumberPoint *p = fx_alloc(f, sizeof(*p));
     opentelemetry__proto__metrics__v1__number_data_point__init(p);
@@ -218,9 +221,9 @@ static inline FxHistPoint *fx_hist(struct fx *f, FxMetric *m, int temporality, c
 }
 
 /* An exponential histogram point with positive buckets pos[0..np) from offset off. */
-static inline FxExpPoint *fx_exp(struct fx *f, FxMetric *m, int temporality, int scale,
-                                 int32_t off, const uint64_t *pos, size_t np, uint64_t zero,
-                                 double sum, uint64_t start, uint64_t t, ...)
+static inline FxExpPoint *fx_exp(struct fx *f, FxMetric *m, int temporality, int scale, int32_t off,
+                                 const uint64_t *pos, size_t np, uint64_t zero, double sum,
+                                 uint64_t start, uint64_t t, ...)
 {
     if (!m->exponential_histogram) {
         m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM;
@@ -249,8 +252,7 @@ static inline FxExpPoint *fx_exp(struct fx *f, FxMetric *m, int temporality, int
     va_start(ap, t);
     p->attributes = fx_attrs_v(f, &p->n_attributes, ap);
     va_end(ap);
-    FX_PUSH(f, m->exponential_histogram->data_points,
-            m->exponential_histogram->n_data_points, p);
+    FX_PUSH(f, m->exponential_histogram->data_points, m->exponential_histogram->n_data_points, p);
     return p;
 }
 

@@ -204,12 +204,29 @@ static void canonical_numbers(void **state)
         double v;
         const char *s;
     } cases[] = {
-        {0.0, "0.0"},     {0.001, "0.001"}, {0.002, "0.002"}, {0.01, "0.01"},
-        {0.1, "0.1"},     {0.9, "0.9"},     {0.95, "0.95"},   {0.99, "0.99"},
-        {0.999, "0.999"}, {1.0, "1.0"},     {1.7, "1.7"},     {10.0, "10.0"},
-        {1e-10, "1e-10"}, {1e-09, "1e-09"}, {1e-05, "1e-05"}, {0.0001, "0.0001"},
-        {100000.0, "100000.0"}, {1e+06, "1e+06"}, {1e+10, "1e+10"}, {INFINITY, "+Inf"},
-        {-5, "-5.0"},     {2.5e-3, "0.0025"}, {1.4142135623730951, "1.4142135623730951"},
+        {0.0, "0.0"},
+        {0.001, "0.001"},
+        {0.002, "0.002"},
+        {0.01, "0.01"},
+        {0.1, "0.1"},
+        {0.9, "0.9"},
+        {0.95, "0.95"},
+        {0.99, "0.99"},
+        {0.999, "0.999"},
+        {1.0, "1.0"},
+        {1.7, "1.7"},
+        {10.0, "10.0"},
+        {1e-10, "1e-10"},
+        {1e-09, "1e-09"},
+        {1e-05, "1e-05"},
+        {0.0001, "0.0001"},
+        {100000.0, "100000.0"},
+        {1e+06, "1e+06"},
+        {1e+10, "1e+10"},
+        {INFINITY, "+Inf"},
+        {-5, "-5.0"},
+        {2.5e-3, "0.0025"},
+        {1.4142135623730951, "1.4142135623730951"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char out[PROM_NUM_MAX];
@@ -222,8 +239,9 @@ static void canonical_numbers(void **state)
 static void attribute_values(void **state)
 {
     (void)state;
-    Opentelemetry__Proto__Common__V1__AnyValue v = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT,
-                                               a = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+    Opentelemetry__Proto__Common__V1__AnyValue
+        v = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT,
+        a = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
     Opentelemetry__Proto__Common__V1__AnyValue *items[2] = {&a, &v};
     Opentelemetry__Proto__Common__V1__ArrayValue arr =
         OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT;
@@ -269,8 +287,8 @@ static void attribute_values(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(family_names),    cmocka_unit_test(label_names),
-        cmocka_unit_test(escaping),        cmocka_unit_test(numbers),
+        cmocka_unit_test(family_names),      cmocka_unit_test(label_names),
+        cmocka_unit_test(escaping),          cmocka_unit_test(numbers),
         cmocka_unit_test(canonical_numbers), cmocka_unit_test(attribute_values),
     };
     if (argc > 1)

@@ -142,8 +142,8 @@ static void delta_histograms(void **state)
     uint64_t c1[] = {1, 2, 3};
     for (int i = 1; i <= 2; i++) {
         svc(&f);
-        FxHistPoint *p = fx_hist(&f, fx_metric(&f, "d", "s", ""), FX_DELTA, b, 2, c1, 1.5,
-                                 i * SEC, (i + 1) * SEC, NULL);
+        FxHistPoint *p = fx_hist(&f, fx_metric(&f, "d", "s", ""), FX_DELTA, b, 2, c1, 1.5, i * SEC,
+                                 (i + 1) * SEC, NULL);
         FX_PUSH(&f, p->exemplars, p->n_exemplars, fx_exemplar(&f, 0.3, 1, 2, i * SEC));
         FX_PUSH(&f, p->exemplars, p->n_exemplars, fx_exemplar(&f, 0.4, 3, 4, i * SEC));
         ingest(s, &f, 1);
@@ -168,8 +168,8 @@ static void delta_histograms(void **state)
     uint64_t bad[] = {1, 1};
     double nb[] = {2, 1};
     svc(&f);
-    FxHistPoint *p = fx_hist(&f, fx_metric(&f, "d", "s", ""), FX_DELTA, b2, 1, bad, 2, 4 * SEC,
-                             5 * SEC, NULL);
+    FxHistPoint *p =
+        fx_hist(&f, fx_metric(&f, "d", "s", ""), FX_DELTA, b2, 1, bad, 2, 4 * SEC, 5 * SEC, NULL);
     p->n_bucket_counts = 1;
     fx_hist(&f, fx_metric(&f, "e", "s", ""), FX_DELTA, nb, 2, c1, 2, 4 * SEC, 5 * SEC, NULL);
     ingest(s, &f, 3);
@@ -208,8 +208,7 @@ static void exponential_histograms_merge(void **state)
     for (int i = 0; i < 16; i++)
         wide[i] = 1;
     svc(&f);
-    fx_exp(&f, fx_metric(&f, "x", "", ""), FX_DELTA, 1, 0, wide, 16, 0, 9, 3 * SEC, 4 * SEC,
-           NULL);
+    fx_exp(&f, fx_metric(&f, "x", "", ""), FX_DELTA, 1, 0, wide, 16, 0, 9, 3 * SEC, 4 * SEC, NULL);
     ingest(s, &f, 3);
     assert_true(se->u.x.e.pos_n <= 4);
     uint64_t total = se->u.x.e.zero_count;
@@ -234,8 +233,8 @@ static void label_sets(void **state)
     /* Unsorted keys, a key that collides after sanitising, reserved names. */
     fx_gauge(&f, fx_metric(&f, "g", "", ""), 1, SEC, "z", "1", "a.b", "x", "a_b", "y", "job",
              "mine", "le", "0", NULL);
-    fx_hist(&f, fx_metric(&f, "h", "", ""), FX_CUMULATIVE, (double[]){1}, 1,
-            (uint64_t[]){1, 1}, 1, SEC, SEC, "le", "5", NULL);
+    fx_hist(&f, fx_metric(&f, "h", "", ""), FX_CUMULATIVE, (double[]){1}, 1, (uint64_t[]){1, 1}, 1,
+            SEC, SEC, "le", "5", NULL);
     ingest(s, &f, 1);
     const char *prefix = "job=\"shop/cart\",instance=\"h7\",otel_scope_name=\"lib\","
                          "otel_scope_version=\"2.0\"";
@@ -342,8 +341,8 @@ static void ttl_expiry(void **state)
     fx_begin(&f);
     fx_resource(&f, "service.name", "a", "env", "x", NULL);
     fx_gauge(&f, fx_metric(&f, "old", "", ""), 1, SEC, NULL);
-    fx_hist(&f, fx_metric(&f, "h", "", ""), FX_CUMULATIVE, (double[]){1}, 1, (uint64_t[]){1, 1},
-            1, SEC, SEC, NULL);
+    fx_hist(&f, fx_metric(&f, "h", "", ""), FX_CUMULATIVE, (double[]){1}, 1, (uint64_t[]){1, 1}, 1,
+            SEC, SEC, NULL);
     fx_resource(&f, "service.name", "b", "env", "y", NULL);
     fx_gauge(&f, fx_metric(&f, "new", "", ""), 1, SEC, NULL);
     ingest(s, &f, 10000);
@@ -386,8 +385,8 @@ static void summaries_and_gauges(void **state)
     struct prom_store *s = prom_store_create(&c);
     struct fx f;
     svc(&f);
-    fx_summary(&f, fx_metric(&f, "rt", "s", ""), (double[]){0.99, 0.5}, (double[]){9, 5}, 2, 10,
-               60, SEC, 2 * SEC, NULL);
+    fx_summary(&f, fx_metric(&f, "rt", "s", ""), (double[]){0.99, 0.5}, (double[]){9, 5}, 2, 10, 60,
+               SEC, 2 * SEC, NULL);
     fx_gauge(&f, fx_metric(&f, "t", "", ""), 5, 5 * SEC, NULL);
     ingest(s, &f, 1);
     struct prom_series *se = find(s, "rt_seconds", LBL);
