@@ -364,8 +364,6 @@ size_t prom_fmt_u64(uint64_t v, char *out)
     return n;
 }
 
-static const double pow10_tab[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
-
 #define TWO_53 9007199254740992.0
 
 /* 10^k as doubles (exact up to 10^22) and as 128-bit integers. */
@@ -392,7 +390,7 @@ static double dec_value(uint64_t m, int k)
     return k >= 0 ? (double)m / pow10_d(k) : (double)m * pow10_d(-k);
 }
 
-/* Writes m * 10^-k (m without trailing zeros handled here) in plain decimal notation. */
+/* Writes m * 10^-k in plain decimal notation, without trailing zeros after the point. */
 static size_t put_decimal(char *out, int neg, uint64_t m, int k)
 {
     while (k > 0 && m % 10 == 0) {
@@ -503,29 +501,12 @@ size_t prom_fmt_double(double v, char *out)
      */
     if (a >= 1e-4 && a < 1e15) {
         for (int d = 1; d <= 8; d++) {
-            double s = a * pow10_tab[d];
+            double s = a * pow10_d(d);
             if (s >= TWO_53)
                 break;
             double m = nearbyint(s);
-            if (m / pow10_tab[d] != a)
-                continue;
-            char digits[20];
-            size_t nd = prom_fmt_u64((uint64_t)m, digits);
-            if (v < 0)
-                out[n++] = '-';
-            if (nd <= (size_t)d) {
-                out[n++] = '0';
-                out[n++] = '.';
-                for (size_t z = nd; z < (size_t)d; z++)
-                    out[n++] = '0';
-                memcpy(out + n, digits, nd);
-                return n + nd;
-            }
-            memcpy(out + n, digits, nd - (size_t)d);
-            n += nd - (size_t)d;
-            out[n++] = '.';
-            memcpy(out + n, digits + nd - (size_t)d, (size_t)d);
-            return n + (size_t)d;
+            if (m / pow10_d(d) == a)
+                return put_decimal(out, v < 0, (uint64_t)m, d);
         }
     }
     if (a >= 1e-5 && a < TWO_53) {

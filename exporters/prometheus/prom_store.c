@@ -1066,6 +1066,16 @@ static uint32_t bucket_of(const double *b, uint32_t n, double v)
     return lo;
 }
 
+/* Empties a histogram's count and sum for a point that replaces them; a delta stream
+ * without a start time starts at its first point. */
+static void hist_start(struct prom_series *se, uint64_t start_ns, uint64_t time_ns, int delta)
+{
+    se->start_ns = delta && !start_ns ? time_ns : start_ns;
+    se->count = 0;
+    se->value = 0;
+    se->has_sum = 0;
+}
+
 static int bounds_valid(const double *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -1117,13 +1127,8 @@ static int apply_histogram(struct prom_store *s, struct prom_series *se,
         se->u.h.counts = counts;
     }
     uint64_t *c = se->u.h.counts;
-    if (replace) {
-        se->start_ns =
-            delta && !p->start_time_unix_nano ? p->time_unix_nano : p->start_time_unix_nano;
-        se->count = 0;
-        se->value = 0;
-        se->has_sum = 0;
-    }
+    if (replace)
+        hist_start(se, p->start_time_unix_nano, p->time_unix_nano, delta);
     if (restart && se->u.h.ex)
         for (size_t i = 0; i <= nb; i++)
             exemplar_clear(s, &se->u.h.ex[i]);
@@ -1258,11 +1263,7 @@ static int apply_exp(struct prom_store *s, struct prom_series *se, const ExpHist
         e->scale = p->scale;
         e->zero_count = 0;
         e->zero_threshold = 0;
-        se->count = 0;
-        se->value = 0;
-        se->has_sum = 0;
-        se->start_ns =
-            delta && !p->start_time_unix_nano ? p->time_unix_nano : p->start_time_unix_nano;
+        hist_start(se, p->start_time_unix_nano, p->time_unix_nano, delta);
         if (se->u.x.ex && (se->fresh || run == RUN_NEW))
             exemplar_clear(s, se->u.x.ex);
     }
