@@ -187,8 +187,10 @@ static void *dec_alloc(struct dec *d, size_t n)
     return otus_arena_alloc(d->arena, n);
 }
 
+/* The limit is the whole request's: the place where it was reached says nothing. */
 static int fail_arena(struct dec *d)
 {
+    d->npath = 0;
     return fail(d, OTUS_ERR_TOO_BIG, "the decoded request exceeds its memory limit");
 }
 
@@ -588,12 +590,13 @@ static int dec_message(struct dec *d, const ProtobufCMessageDescriptor *desc, js
                        ProtobufCMessage *msg);
 
 /*
- * Decodes one value of field f into member. in_array: the value is an element of a
- * repeated field (an empty string then gets its own copy, as unpack gives it; a
- * singular empty string stays the field's default).
+ * Decodes one value of field f into member. An empty string gets its own copy when
+ * own_empty is set (an element of a repeated field or a oneof member, which unpack
+ * always copies) and is the field's default otherwise (as unpack leaves a plain field
+ * that proto3 does not write when empty).
  */
 static int dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, json_t *v, void *member,
-                     bool in_array)
+                     bool own_empty)
 {
     int rc = 0;
     int64_t i64;
@@ -617,7 +620,7 @@ static int dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, json_t *v
         const char *s = string_of(d, v, &n);
         if (!s)
             return fail(d, OTUS_ERR_PARSE, "expected a string");
-        if (n == 0 && !in_array && f->default_value) {
+        if (n == 0 && !own_empty && f->default_value) {
             *(char **)member = (char *)f->default_value;
             break;
         }
@@ -751,7 +754,7 @@ static int dec_singular(struct dec *d, const ProtobufCFieldDescriptor *f, json_t
         json_name(other ? other->name : "?", name, sizeof(name));
         return fail(d, OTUS_ERR_PARSE, "conflicts with %s: only one of them may be set", name);
     }
-    int rc = dec_value(d, f, v, base + f->offset, false);
+    int rc = dec_value(d, f, v, base + f->offset, true);
     if (!rc)
         *which = f->id;
     return rc;
@@ -876,7 +879,11 @@ static int fail_json(struct dec *d, const json_error_t *jerr, bool rewritten)
         if (!rewritten)
             otus_buf_printf(d->err, ", column %d", jerr->column);
         otus_buf_append_str(d->err, ": ");
-        err_append_clean(d->err, jerr->text, strnlen(jerr->text, sizeof(jerr->text)));
+        /* jansson's own words for this one name its API flag. */
+        if (json_error_code(jerr) == json_error_null_character)
+            otus_buf_append_str(d->err, "strings may not contain \\u0000");
+        else
+            err_append_clean(d->err, jerr->text, strnlen(jerr->text, sizeof(jerr->text)));
     }
     return status;
 }
