@@ -696,6 +696,7 @@ static int dec_repeated(struct dec *d, const ProtobufCFieldDescriptor *f, json_t
         return rc;
     size_t n = json_array_size(arr);
     size_t size = element_size(f->type);
+    assert(size > 0);
     char *items = NULL;
     if (n > 0) {
         items = n <= SIZE_MAX / size ? dec_alloc(d, n * size) : NULL;
