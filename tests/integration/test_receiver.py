@@ -396,3 +396,45 @@ def test_loss_accounting_invariant(start_agent, tmp_path):
     assert dropped > 0
     written = len(read_docs(tmp_path, "logs", 1))
     assert written == m[("otus_exporter_sent_records_total", frozenset({("exporter", "file")}))]
+
+
+def test_json_requests_match_protobuf_ones(agent, tmp_path):
+    """The same requests sent as OTLP/JSON (plain and gzip) produce the same documents
+    as protobuf does; answers come back as JSON."""
+    logs = od.logs_request(n=2, attrs={"user": {"id": 7}, "ratio": 0.5, "blob": b"\x01\x02"})
+    s, h, body = od.send_json(agent.otlp, "logs", logs)
+    assert s == 200 and h["content-type"] == "application/json"
+    assert json.loads(body) == {}
+    s, _, _ = od.send_json(agent.otlp, "traces", od.traces_request(n=2), gzip=True)
+    assert s == 200
+    m = od.metrics_request(value=2.5)
+    assert od.send_json(agent.otlp, "metrics", m)[0] == 200
+    assert od.send(agent.otlp, "logs", logs)[0] == 200
+    docs = read_docs(tmp_path, "logs", 4)
+    assert docs[0] == docs[2] and docs[1] == docs[3]
+    assert docs[0]["attributes"]["blob"] == "AQI="
+    traces = read_docs(tmp_path, "traces", 2)
+    assert traces[1]["trace_id"] == od.trace_id(1).hex()
+    assert read_docs(tmp_path, "metrics", 1)[0]["value"] == 2.5
+
+
+def test_json_partial_success_and_errors(agent):
+    req = od.traces_request(n=3)
+    req.resource_spans[0].scope_spans[0].spans[0].span_id = b"\x00" * 8
+    s, _, body = od.send_json(agent.otlp, "traces", req)
+    assert s == 200
+    ps = json.loads(body)["partialSuccess"]
+    assert ps["rejectedSpans"] == "1" and "invalid" in ps["errorMessage"]
+    # Malformed JSON: 400 with a JSON google.rpc.Status naming the problem.
+    s, h, body = od.post(agent.otlp, "/v1/traces", b'{"resourceSpans":[{"scopeSpans":[{"spans":'
+                         b'[{"traceId":"xyz"}]}]}]}', content_type="application/json")
+    assert s == 400 and h["content-type"] == "application/json"
+    st = json.loads(body)
+    assert st["code"] == 3
+    assert "resourceSpans[0].scopeSpans[0].spans[0].traceId" in st["message"]
+    s, _, body = od.post(agent.otlp, "/v1/logs", b"not json", content_type="application/json")
+    assert s == 400 and json.loads(body)["code"] == 3
+    # A charset parameter on the media type is fine.
+    s, _, _ = od.post(agent.otlp, "/v1/logs", od.to_otlp_json(od.logs_request(n=1)),
+                      content_type="application/json; charset=utf-8")
+    assert s == 200
