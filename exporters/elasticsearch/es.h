@@ -100,6 +100,12 @@ struct otus__es_item {
     uint32_t src;
 };
 
+/* Hard limits: the NDJSON of one send (or replay), and one request body. A send over
+ * the first fails to encode and is counted as dropped; max_batch_bytes keeps requests
+ * far below the second. */
+#define OTUS__ES_MAX_ENCODED (4ull << 30)
+#define OTUS__ES_MAX_BODY    (1ull << 30)
+
 /* A growing list of items over one NDJSON buffer. */
 struct otus__es_items {
     struct otus_buf ndjson;

@@ -318,7 +318,7 @@ void otus__es_doc_id(const char *src, size_t n, char *out)
 void otus__es_items_init(struct otus__es_items *it)
 {
     memset(it, 0, sizeof(*it));
-    otus_buf_init(&it->ndjson, 0);
+    otus_buf_init(&it->ndjson, OTUS__ES_MAX_ENCODED);
 }
 
 void otus__es_items_free(struct otus__es_items *it)
@@ -479,7 +479,7 @@ int otus__es_encode(struct otus__es_target *t, int omit_index, struct otus_batch
 {
     size_t len0 = it->ndjson.len, n0 = it->n;
     struct otus_buf origin;
-    otus_buf_init(&origin, 0);
+    otus_buf_init(&origin, 16u << 20);
     int rc = 0;
     for (size_t bi = 0; bi < n && !rc; bi++) {
         const struct otus_batch *b = batches[bi];

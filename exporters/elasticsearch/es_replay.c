@@ -141,7 +141,7 @@ int otus_es_replay(uv_loop_t *loop, struct otus_config *cfg, const char *path,
     char *data = NULL;
     size_t len = 0;
     struct otus_buf kept;
-    otus_buf_init(&kept, 0);
+    otus_buf_init(&kept, MAX_REPLAY_FILE);
     int rc = metrics ? 0 : OTUS_ERR_NOMEM;
     r.v = calloc(cfg->exporters.n ? cfg->exporters.n : 1, sizeof(*r.v));
     if (!r.v)
@@ -181,6 +181,7 @@ int otus_es_replay(uv_loop_t *loop, struct otus_config *cfg, const char *path,
         const char *w;
         otus__es_target_init(&in->target, "replay-%Y", &w);
         otus__es_items_init(&in->job.items);
+        in->job.items.ndjson.max = OTUS__ES_MAX_ENCODED;
         in->job.target = &in->target;
         in->job.done = job_done;
         in->job.arg = &r;
