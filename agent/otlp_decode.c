@@ -72,6 +72,13 @@ _Static_assert(OTUS_ARENA_ALIGN % 8 == 0, "small copies assume 8-byte rounding")
 
 enum wire_type { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
+/* The field scanner's fast path must be inlined into each message's loop to pay. */
+#if defined(__GNUC__)
+#define OTUS_INLINE inline __attribute__((always_inline))
+#else
+#define OTUS_INLINE inline
+#endif
+
 struct dec {
     struct otus_arena *arena;
     const uint8_t *in_end; /* end of the whole input: small copies may read up to it */
@@ -83,10 +90,8 @@ struct dec {
 struct field {
     uint32_t num;        /* field number (protobuf-c keeps all 32 bits of the key) */
     unsigned wt;         /* wire type */
-    const uint8_t *val;  /* the value's bytes after the key (length prefix included) */
-    const uint8_t *next; /* the byte after the field */
-    const uint8_t *data; /* WT_LEN: the payload */
-    size_t len;          /* WT_LEN: payload bytes */
+    const uint8_t *data; /* WT_LEN: the payload; other wire types: the value's bytes */
+    size_t len;          /* bytes at data */
     uint64_t u;          /* WT_VARINT: the value; WT_I64, WT_I32: the little-endian value */
 };
 
@@ -153,8 +158,8 @@ static const uint8_t *length_slow(const uint8_t *p, const uint8_t *end, size_t *
     return NULL;
 }
 
-/* Scans the field at *pp (*pp < end) and moves *pp past it. */
-static inline int next_field(const uint8_t **pp, const uint8_t *end, struct field *f)
+/* next_field() for everything but the common forms: any key, value or length. */
+static int next_field_slow(const uint8_t **pp, const uint8_t *end, struct field *f)
 {
     const uint8_t *p = *pp;
     unsigned b = p[0];
@@ -169,35 +174,27 @@ static inline int next_field(const uint8_t **pp, const uint8_t *end, struct fiel
         if (!p)
             return OTUS_ERR_PARSE;
     }
-    f->val = p;
+    const uint8_t *val = p;
     size_t rem = (size_t)(end - p);
     switch (f->wt) {
     case WT_VARINT:
-        if (rem && p[0] < 0x80) {
-            f->u = p[0];
-            p++;
-        } else {
-            p = varint_slow(p, end, &f->u);
-            if (!p)
-                return OTUS_ERR_PARSE;
-        }
+        p = varint_slow(p, end, &f->u);
+        if (!p)
+            return OTUS_ERR_PARSE;
+        f->data = val;
+        f->len = (size_t)(p - val);
         break;
     case WT_I64:
         if (rem < 8)
             return OTUS_ERR_PARSE;
         f->u = load_le64(p);
+        f->data = p;
+        f->len = 8;
         p += 8;
         break;
     case WT_LEN:
-        if (rem && p[0] < 0x80) {
-            f->len = p[0];
-            p++;
-        } else {
-            p = length_slow(p, end, &f->len);
-            if (!p)
-                return OTUS_ERR_PARSE;
-        }
-        if (f->len > (size_t)(end - p))
+        p = length_slow(p, end, &f->len);
+        if (!p || f->len > (size_t)(end - p))
             return OTUS_ERR_PARSE;
         f->data = p;
         p += f->len;
@@ -206,27 +203,99 @@ static inline int next_field(const uint8_t **pp, const uint8_t *end, struct fiel
         if (rem < 4)
             return OTUS_ERR_PARSE;
         f->u = load_le32(p);
+        f->data = p;
+        f->len = 4;
         p += 4;
         break;
     default: /* groups (3, 4) and 6, 7: protobuf-c refuses them, known field or not */
         return OTUS_ERR_PARSE;
     }
-    f->next = p;
     *pp = p;
     return 0;
 }
 
 /*
- * How many fields from f on, up to end, have f's key byte and a length prefix that
- * fits: the elements of a repeated field written one after the other. Only a hint for
- * sizing arrays; each field is still checked when it is decoded.
+ * Scans the field at *pp (*pp < end) and moves *pp past it. Inlined into every
+ * message's loop for the forms that make up nearly all of a request (a one-byte key
+ * with a one-byte varint or length, or a fixed-size value); the rest goes to
+ * next_field_slow(), which also does all the refusing. The slow path fills a copy so
+ * that f can stay in registers.
  */
-static size_t run_length(const struct field *f, const uint8_t *end)
+static OTUS_INLINE int next_field(const uint8_t **pp, const uint8_t *end, struct field *f)
 {
-    const uint8_t *p = f->next;
-    uint8_t key = (uint8_t)(f->num << 3 | WT_LEN);
+    const uint8_t *p = *pp;
+    unsigned b = p[0];
+    size_t rem = (size_t)(end - p);
+    if (b >= 0x08 && b < 0x80 && rem >= 2) {
+        f->num = b >> 3;
+        f->wt = b & 7;
+        switch (b & 7) {
+        case WT_LEN:
+            if (p[1] < 0x80) {
+                if (p[1] <= rem - 2) {
+                    f->u = 0;
+                    f->len = p[1];
+                    f->data = p + 2;
+                    *pp = p + 2 + f->len;
+                    return 0;
+                }
+            } else if (rem >= 3 && p[2] < 0x80) {
+                size_t n = (p[1] & 0x7fu) | (size_t)p[2] << 7;
+                if (n <= rem - 3) {
+                    f->u = 0;
+                    f->len = n;
+                    f->data = p + 3;
+                    *pp = p + 3 + n;
+                    return 0;
+                }
+            }
+            break;
+        case WT_VARINT:
+            if (p[1] < 0x80) {
+                f->u = p[1];
+                f->data = p + 1;
+                f->len = 1;
+                *pp = p + 2;
+                return 0;
+            }
+            break;
+        case WT_I64:
+            if (rem >= 9) {
+                f->u = load_le64(p + 1);
+                f->data = p + 1;
+                f->len = 8;
+                *pp = p + 9;
+                return 0;
+            }
+            break;
+        case WT_I32:
+            if (rem >= 5) {
+                f->u = load_le32(p + 1);
+                f->data = p + 1;
+                f->len = 4;
+                *pp = p + 5;
+                return 0;
+            }
+            break;
+        }
+    }
+    struct field g = {0};
+    int rc = next_field_slow(pp, end, &g);
+    *f = g;
+    return rc;
+}
+
+/*
+ * How many fields from the one just scanned (field num, ending at p) up to end have
+ * its key byte and a length prefix that fits: the elements of a repeated field
+ * written one after the other. Only a hint for sizing arrays; each field is still
+ * checked when it is decoded.
+ */
+static size_t run_length(uint32_t num, const uint8_t *p, const uint8_t *end)
+{
+    uint8_t key = (uint8_t)(num << 3 | WT_LEN);
     size_t n = 1;
-    if (f->num > 15 || f->wt != WT_LEN)
+    if (num > 15)
         return 1; /* the key is not one byte */
     while (p < end && *p == key) {
         size_t len;
@@ -269,18 +338,19 @@ static void *grow(struct dec *d, void *arr, size_t n, size_t *cap, size_t size, 
     return a;
 }
 
-/* Room for one more message pointer in a repeated message field whose element f is. */
-static inline void *room(struct dec *d, void *arr, size_t n, size_t *cap, const struct field *f,
-                         const uint8_t *end)
+/* Room for one more pointer in a repeated field whose element, field num, was just
+ * scanned (p is after it). */
+static OTUS_INLINE void *room(struct dec *d, void *arr, size_t n, size_t *cap, uint32_t num,
+                              const uint8_t *p, const uint8_t *end)
 {
     if (n < *cap)
         return arr;
-    return grow(d, arr, n, cap, sizeof(void *), run_length(f, end));
+    return grow(d, arr, n, cap, sizeof(void *), run_length(num, p, end));
 }
 
 /* ---- scalar values ---------------------------------------------------------------- */
 
-static inline int get_u32(const struct field *f, uint32_t *dst)
+static OTUS_INLINE int get_u32(const struct field *f, uint32_t *dst)
 {
     if (f->wt != WT_VARINT)
         return OTUS_ERR_PARSE;
@@ -289,7 +359,7 @@ static inline int get_u32(const struct field *f, uint32_t *dst)
 }
 
 /* int32 and enum fields: the low 32 bits, as protobuf-c's parse_int32(). */
-static inline int get_i32(const struct field *f, int32_t *dst)
+static OTUS_INLINE int get_i32(const struct field *f, int32_t *dst)
 {
     if (f->wt != WT_VARINT)
         return OTUS_ERR_PARSE;
@@ -297,7 +367,7 @@ static inline int get_i32(const struct field *f, int32_t *dst)
     return 0;
 }
 
-static inline int get_s32(const struct field *f, int32_t *dst)
+static OTUS_INLINE int get_s32(const struct field *f, int32_t *dst)
 {
     if (f->wt != WT_VARINT)
         return OTUS_ERR_PARSE;
@@ -306,7 +376,7 @@ static inline int get_s32(const struct field *f, int32_t *dst)
     return 0;
 }
 
-static inline int get_i64(const struct field *f, int64_t *dst)
+static OTUS_INLINE int get_i64(const struct field *f, int64_t *dst)
 {
     if (f->wt != WT_VARINT)
         return OTUS_ERR_PARSE;
@@ -314,7 +384,7 @@ static inline int get_i64(const struct field *f, int64_t *dst)
     return 0;
 }
 
-static inline int get_fixed32(const struct field *f, uint32_t *dst)
+static OTUS_INLINE int get_fixed32(const struct field *f, uint32_t *dst)
 {
     if (f->wt != WT_I32)
         return OTUS_ERR_PARSE;
@@ -322,7 +392,7 @@ static inline int get_fixed32(const struct field *f, uint32_t *dst)
     return 0;
 }
 
-static inline int get_fixed64(const struct field *f, uint64_t *dst)
+static OTUS_INLINE int get_fixed64(const struct field *f, uint64_t *dst)
 {
     if (f->wt != WT_I64)
         return OTUS_ERR_PARSE;
@@ -330,7 +400,7 @@ static inline int get_fixed64(const struct field *f, uint64_t *dst)
     return 0;
 }
 
-static inline int get_sfixed64(const struct field *f, int64_t *dst)
+static OTUS_INLINE int get_sfixed64(const struct field *f, int64_t *dst)
 {
     if (f->wt != WT_I64)
         return OTUS_ERR_PARSE;
@@ -338,7 +408,7 @@ static inline int get_sfixed64(const struct field *f, int64_t *dst)
     return 0;
 }
 
-static inline int get_double(const struct field *f, double *dst)
+static OTUS_INLINE int get_double(const struct field *f, double *dst)
 {
     if (f->wt != WT_I64)
         return OTUS_ERR_PARSE;
@@ -346,45 +416,61 @@ static inline int get_double(const struct field *f, double *dst)
     return 0;
 }
 
-/* protobuf-c's parse_boolean(): any wire type; true when a value byte has low bits. */
-static inline int get_bool(const struct field *f, protobuf_c_boolean *dst)
+/*
+ * protobuf-c's parse_boolean(): any wire type; true when a byte of the value (length
+ * prefix included) has low bits set. For a length-delimited value that is a length
+ * other than 0, whose prefix has such a byte.
+ */
+static OTUS_INLINE int get_bool(const struct field *f, protobuf_c_boolean *dst)
 {
     protobuf_c_boolean v = 0;
-    for (const uint8_t *p = f->val; p < f->next; p++)
-        if (*p & 0x7f) {
-            v = 1;
-            break;
-        }
+    if (f->wt == WT_LEN) {
+        v = f->len != 0;
+    } else {
+        for (size_t i = 0; i < f->len; i++)
+            if (f->data[i] & 0x7f) {
+                v = 1;
+                break;
+            }
+    }
     *dst = v;
     return 0;
 }
 
-/* Copies n bytes from src to dst (which has n rounded up to 8 bytes, or 8 for n == 0,
- * of room): short copies as one or two whole words when the input allows reading them. */
-static inline void copy_small(const struct dec *d, void *dst, const uint8_t *src, size_t n)
+/*
+ * Copies n bytes from src to dst without a call for short strings: from 8 to 32 bytes
+ * as two overlapping 8- or 16-byte words; below 8 as one word when the input has 8
+ * bytes to read from src (dst always has 8 bytes of room: the arena rounds up).
+ */
+static OTUS_INLINE void copy_small(const struct dec *d, uint8_t *dst, const uint8_t *src, size_t n)
 {
-    if (n <= 8 && (size_t)(d->in_end - src) >= 8)
+    if (n >= 8 && n <= 16) {
         memcpy(dst, src, 8);
-    else if (n <= 16 && (size_t)(d->in_end - src) >= 16)
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n > 16 && n <= 32) {
         memcpy(dst, src, 16);
-    else
+        memcpy(dst + n - 16, src + n - 16, 16);
+    } else if (n < 8 && (size_t)(d->in_end - src) >= 8) {
+        memcpy(dst, src, 8);
+    } else {
         memcpy(dst, src, n);
+    }
 }
 
-static inline int get_string(struct dec *d, const struct field *f, char **dst)
+static OTUS_INLINE int get_string(struct dec *d, const struct field *f, char **dst)
 {
     if (f->wt != WT_LEN)
         return OTUS_ERR_PARSE;
     char *s = otus_arena_alloc(d->arena, f->len + 1);
     if (!s)
         return OTUS_ERR_TOO_BIG;
-    copy_small(d, s, f->data, f->len);
+    copy_small(d, (uint8_t *)s, f->data, f->len);
     s[f->len] = '\0';
     *dst = s;
     return 0;
 }
 
-static inline int get_bytes(struct dec *d, const struct field *f, ProtobufCBinaryData *dst)
+static OTUS_INLINE int get_bytes(struct dec *d, const struct field *f, ProtobufCBinaryData *dst)
 {
     if (f->wt != WT_LEN)
         return OTUS_ERR_PARSE;
@@ -403,8 +489,8 @@ static inline int get_bytes(struct dec *d, const struct field *f, ProtobufCBinar
 /* ---- repeated scalars ------------------------------------------------------------- */
 
 /* repeated fixed64: packed (WT_LEN, a multiple of 8 bytes) or one value (WT_I64). */
-static int get_fixed64s(struct dec *d, const struct field *f, uint64_t **arr, size_t *n,
-                        size_t *cap)
+static OTUS_INLINE int get_fixed64s(struct dec *d, const struct field *f, uint64_t **arr, size_t *n,
+                                    size_t *cap)
 {
     size_t count;
     const uint8_t *p;
@@ -415,7 +501,7 @@ static int get_fixed64s(struct dec *d, const struct field *f, uint64_t **arr, si
         p = f->data;
     } else if (f->wt == WT_I64) {
         count = 1;
-        p = f->val;
+        p = f->data;
     } else {
         return OTUS_ERR_PARSE;
     }
@@ -432,7 +518,8 @@ static int get_fixed64s(struct dec *d, const struct field *f, uint64_t **arr, si
 }
 
 /* repeated double: the same wire forms as fixed64. */
-static int get_doubles(struct dec *d, const struct field *f, double **arr, size_t *n, size_t *cap)
+static OTUS_INLINE int get_doubles(struct dec *d, const struct field *f, double **arr, size_t *n,
+                                   size_t *cap)
 {
     size_t count;
     const uint8_t *p;
@@ -443,7 +530,7 @@ static int get_doubles(struct dec *d, const struct field *f, double **arr, size_
         p = f->data;
     } else if (f->wt == WT_I64) {
         count = 1;
-        p = f->val;
+        p = f->data;
     } else {
         return OTUS_ERR_PARSE;
     }
@@ -463,8 +550,8 @@ static int get_doubles(struct dec *d, const struct field *f, double **arr, size_
 
 /* repeated uint64: packed varints (each terminated within 10 bytes and within the
  * payload) or one varint. The count is protobuf-c's: bytes without the high bit. */
-static int get_varint64s(struct dec *d, const struct field *f, uint64_t **arr, size_t *n,
-                         size_t *cap)
+static OTUS_INLINE int get_varint64s(struct dec *d, const struct field *f, uint64_t **arr,
+                                     size_t *n, size_t *cap)
 {
     if (f->wt == WT_VARINT) {
         uint64_t *a = grow(d, *arr, *n, cap, sizeof(*a), 1);
@@ -501,10 +588,10 @@ static int get_varint64s(struct dec *d, const struct field *f, uint64_t **arr, s
 }
 
 /* repeated string. */
-static int get_strings(struct dec *d, const struct field *f, const uint8_t *end, char ***arr,
-                       size_t *n, size_t *cap)
+static OTUS_INLINE int get_strings(struct dec *d, const struct field *f, const uint8_t *p,
+                                   const uint8_t *end, char ***arr, size_t *n, size_t *cap)
 {
-    char **a = room(d, *arr, *n, cap, f, end);
+    char **a = room(d, *arr, *n, cap, f->num, p, end);
     if (!a)
         return OTUS_ERR_TOO_BIG;
     *arr = a;
@@ -639,43 +726,43 @@ static int merge_any_value(AnyValue *e, AnyValue *l)
 
 /* ---- common messages -------------------------------------------------------------- */
 
-static int key_value(struct dec *d, const struct field *in, KeyValue **out);
+static int key_value(struct dec *d, unsigned wt, const uint8_t *data, size_t len, KeyValue **out);
 
-static int push_kv(struct dec *d, const struct field *f, const uint8_t *end, KeyValue ***arr,
-                   size_t *n, size_t *cap)
+static OTUS_INLINE int push_kv(struct dec *d, const struct field *f, const uint8_t *p,
+                               const uint8_t *end, KeyValue ***arr, size_t *n, size_t *cap)
 {
-    KeyValue **a = room(d, *arr, *n, cap, f, end);
+    KeyValue **a = room(d, *arr, *n, cap, f->num, p, end);
     if (!a)
         return OTUS_ERR_TOO_BIG;
     *arr = a;
-    return key_value(d, f, &a[(*n)++]);
+    return key_value(d, f->wt, f->data, f->len, &a[(*n)++]);
 }
 
-static int array_value(struct dec *d, const struct field *in, ArrayValue **out);
-static int kvlist_value(struct dec *d, const struct field *in, KeyValueList **out);
+static int array_value(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                       ArrayValue **out);
+static int kvlist_value(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                        KeyValueList **out);
 
 /* Clears the value oneof before another member replaces the current one, as
  * parse_oneof_member() does. */
-static inline void any_value_reset(AnyValue *m)
+static OTUS_INLINE void any_value_reset(AnyValue *m)
 {
     if (m->value_case != OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE__NOT_SET)
         memset(&m->bytes_value, 0, sizeof(m->bytes_value));
 }
 
-static int any_value(struct dec *d, const struct field *in, AnyValue **out)
+/*
+ * Decodes an AnyValue into m, which the caller allocated (a KeyValue carries room for
+ * its value). d->depth counts the ArrayValues and KeyValueLists being decoded, so an
+ * AnyValue is at level d->depth + 1.
+ */
+static OTUS_INLINE int any_value_into(struct dec *d, const uint8_t *data, size_t len, AnyValue *m)
 {
-    if (in->wt != WT_LEN)
-        return OTUS_ERR_PARSE;
     if (d->depth >= d->max_depth)
         return OTUS_ERR_PARSE;
-    AnyValue *m = otus_arena_alloc(d->arena, sizeof(*m));
-    if (!m)
-        return OTUS_ERR_TOO_BIG;
     memset(m, 0, sizeof(*m)); /* ANY_VALUE__INIT, union included */
     m->base.descriptor = &opentelemetry__proto__common__v1__any_value__descriptor;
-    *out = m;
-    d->depth++;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     struct field f;
     int rc = 0;
     while (rc == 0 && p < end) {
@@ -701,11 +788,11 @@ static int any_value(struct dec *d, const struct field *in, AnyValue **out)
             break;
         case 5:
             any_value_reset(m);
-            rc = array_value(d, &f, &m->array_value);
+            rc = array_value(d, f.wt, f.data, f.len, &m->array_value);
             break;
         case 6:
             any_value_reset(m);
-            rc = kvlist_value(d, &f, &m->kvlist_value);
+            rc = kvlist_value(d, f.wt, f.data, f.len, &m->kvlist_value);
             break;
         case 7:
             any_value_reset(m);
@@ -716,98 +803,130 @@ static int any_value(struct dec *d, const struct field *in, AnyValue **out)
         }
         m->value_case = (Opentelemetry__Proto__Common__V1__AnyValue__ValueCase)f.num;
     }
-    d->depth--;
     return rc;
 }
 
+static OTUS_INLINE int any_value(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                                 AnyValue **out)
+{
+    if (wt != WT_LEN)
+        return OTUS_ERR_PARSE;
+    AnyValue *m = otus_arena_alloc(d->arena, sizeof(*m));
+    if (!m)
+        return OTUS_ERR_TOO_BIG;
+    *out = m;
+    return any_value_into(d, data, len, m);
+}
+
 /* A singular AnyValue field (KeyValue.value, LogRecord.body): merged when repeated. */
-static int any_value_field(struct dec *d, const struct field *f, AnyValue **slot)
+static OTUS_INLINE int any_value_field(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                                       AnyValue **slot)
 {
     AnyValue *prev = *slot;
-    int rc = any_value(d, f, slot);
+    int rc = any_value(d, wt, data, len, slot);
     if (rc == 0 && prev)
         rc = merge_any_value(prev, *slot);
     return rc;
 }
 
-static int array_value(struct dec *d, const struct field *in, ArrayValue **out)
+static int array_value(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                       ArrayValue **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     ArrayValue *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (ArrayValue)OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
+    d->depth++;
     size_t cap = 0;
     struct field f;
     int rc = 0;
     while (rc == 0 && p < end) {
         rc = next_field(&p, end, &f);
         if (rc == 0 && f.num == 1) {
-            m->values = room(d, m->values, m->n_values, &cap, &f, end);
-            rc = m->values ? any_value(d, &f, &m->values[m->n_values++]) : OTUS_ERR_TOO_BIG;
+            m->values = room(d, m->values, m->n_values, &cap, f.num, p, end);
+            rc = m->values ? any_value(d, f.wt, f.data, f.len, &m->values[m->n_values++])
+                           : OTUS_ERR_TOO_BIG;
         }
     }
+    d->depth--;
     return rc;
 }
 
-static int kvlist_value(struct dec *d, const struct field *in, KeyValueList **out)
+static int kvlist_value(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                        KeyValueList **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     KeyValueList *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (KeyValueList)OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
+    d->depth++;
     size_t cap = 0;
     struct field f;
     int rc = 0;
     while (rc == 0 && p < end) {
         rc = next_field(&p, end, &f);
         if (rc == 0 && f.num == 1)
-            rc = push_kv(d, &f, end, &m->values, &m->n_values, &cap);
+            rc = push_kv(d, &f, p, end, &m->values, &m->n_values, &cap);
     }
+    d->depth--;
     return rc;
 }
 
-static int key_value(struct dec *d, const struct field *in, KeyValue **out)
+static int key_value(struct dec *d, unsigned wt, const uint8_t *data, size_t len, KeyValue **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
-    KeyValue *m = otus_arena_alloc(d->arena, sizeof(*m));
-    if (!m)
+    /* The KeyValue and the AnyValue it nearly always has, in one allocation. */
+    struct kv_pair {
+        KeyValue kv;
+        AnyValue value;
+    } *pair = otus_arena_alloc(d->arena, sizeof(*pair));
+    if (!pair)
         return OTUS_ERR_TOO_BIG;
+    KeyValue *m = &pair->kv;
     *m = (KeyValue)OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     struct field f;
+    AnyValue *prev;
     int rc = 0;
     while (rc == 0 && p < end) {
         rc = next_field(&p, end, &f);
         if (rc)
             break;
-        if (f.num == 1)
+        if (f.num == 1) {
             rc = get_string(d, &f, &m->key);
-        else if (f.num == 2)
-            rc = any_value_field(d, &f, &m->value);
+        } else if (f.num == 2 && !m->value) {
+            m->value = &pair->value;
+            rc = f.wt == WT_LEN ? any_value_into(d, f.data, f.len, m->value) : OTUS_ERR_PARSE;
+        } else if (f.num == 2) {
+            prev = m->value;
+            rc = any_value(d, f.wt, f.data, f.len, &m->value);
+            if (rc == 0)
+                rc = merge_any_value(prev, m->value);
+        }
     }
     return rc;
 }
 
-static int entity_ref(struct dec *d, const struct field *in, EntityRef **out)
+static int entity_ref(struct dec *d, unsigned wt, const uint8_t *data, size_t len, EntityRef **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     EntityRef *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (EntityRef)OPENTELEMETRY__PROTO__COMMON__V1__ENTITY_REF__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_id = 0, cap_desc = 0;
     struct field f;
     int rc = 0;
@@ -823,26 +942,27 @@ static int entity_ref(struct dec *d, const struct field *in, EntityRef **out)
             rc = get_string(d, &f, &m->type);
             break;
         case 3:
-            rc = get_strings(d, &f, end, &m->id_keys, &m->n_id_keys, &cap_id);
+            rc = get_strings(d, &f, p, end, &m->id_keys, &m->n_id_keys, &cap_id);
             break;
         case 4:
-            rc = get_strings(d, &f, end, &m->description_keys, &m->n_description_keys, &cap_desc);
+            rc =
+                get_strings(d, &f, p, end, &m->description_keys, &m->n_description_keys, &cap_desc);
             break;
         }
     }
     return rc;
 }
 
-static int resource(struct dec *d, const struct field *in, Resource **out)
+static int resource(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Resource **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Resource *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (Resource)OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_attr = 0, cap_ent = 0;
     struct field f;
     int rc = 0;
@@ -852,40 +972,42 @@ static int resource(struct dec *d, const struct field *in, Resource **out)
             break;
         switch (f.num) {
         case 1:
-            rc = push_kv(d, &f, end, &m->attributes, &m->n_attributes, &cap_attr);
+            rc = push_kv(d, &f, p, end, &m->attributes, &m->n_attributes, &cap_attr);
             break;
         case 2:
             rc = get_u32(&f, &m->dropped_attributes_count);
             break;
         case 3:
-            m->entity_refs = room(d, m->entity_refs, m->n_entity_refs, &cap_ent, &f, end);
-            rc = m->entity_refs ? entity_ref(d, &f, &m->entity_refs[m->n_entity_refs++])
-                                : OTUS_ERR_TOO_BIG;
+            m->entity_refs = room(d, m->entity_refs, m->n_entity_refs, &cap_ent, f.num, p, end);
+            rc = m->entity_refs
+                     ? entity_ref(d, f.wt, f.data, f.len, &m->entity_refs[m->n_entity_refs++])
+                     : OTUS_ERR_TOO_BIG;
             break;
         }
     }
     return rc;
 }
 
-static int resource_field(struct dec *d, const struct field *f, Resource **slot)
+static int resource_field(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                          Resource **slot)
 {
     Resource *prev = *slot;
-    int rc = resource(d, f, slot);
+    int rc = resource(d, wt, data, len, slot);
     if (rc == 0 && prev)
         rc = merge_resource(d, prev, *slot);
     return rc;
 }
 
-static int scope(struct dec *d, const struct field *in, Scope **out)
+static int scope(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Scope **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Scope *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (Scope)OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_attr = 0;
     struct field f;
     int rc = 0;
@@ -901,7 +1023,7 @@ static int scope(struct dec *d, const struct field *in, Scope **out)
             rc = get_string(d, &f, &m->version);
             break;
         case 3:
-            rc = push_kv(d, &f, end, &m->attributes, &m->n_attributes, &cap_attr);
+            rc = push_kv(d, &f, p, end, &m->attributes, &m->n_attributes, &cap_attr);
             break;
         case 4:
             rc = get_u32(&f, &m->dropped_attributes_count);
@@ -911,10 +1033,10 @@ static int scope(struct dec *d, const struct field *in, Scope **out)
     return rc;
 }
 
-static int scope_field(struct dec *d, const struct field *f, Scope **slot)
+static int scope_field(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Scope **slot)
 {
     Scope *prev = *slot;
-    int rc = scope(d, f, slot);
+    int rc = scope(d, wt, data, len, slot);
     if (rc == 0 && prev)
         rc = merge_scope(d, prev, *slot);
     return rc;
@@ -922,16 +1044,16 @@ static int scope_field(struct dec *d, const struct field *f, Scope **slot)
 
 /* ---- logs ------------------------------------------------------------------------- */
 
-static int log_record(struct dec *d, const struct field *in, LogRecord **out)
+static int log_record(struct dec *d, unsigned wt, const uint8_t *data, size_t len, LogRecord **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     LogRecord *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (LogRecord)OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_attr = 0;
     int32_t v32 = 0;
     struct field f;
@@ -952,10 +1074,10 @@ static int log_record(struct dec *d, const struct field *in, LogRecord **out)
             rc = get_string(d, &f, &m->severity_text);
             break;
         case 5:
-            rc = any_value_field(d, &f, &m->body);
+            rc = any_value_field(d, f.wt, f.data, f.len, &m->body);
             break;
         case 6:
-            rc = push_kv(d, &f, end, &m->attributes, &m->n_attributes, &cap_attr);
+            rc = push_kv(d, &f, p, end, &m->attributes, &m->n_attributes, &cap_attr);
             break;
         case 7:
             rc = get_u32(&f, &m->dropped_attributes_count);
@@ -980,16 +1102,16 @@ static int log_record(struct dec *d, const struct field *in, LogRecord **out)
     return rc;
 }
 
-static int scope_logs(struct dec *d, const struct field *in, ScopeLogs **out)
+static int scope_logs(struct dec *d, unsigned wt, const uint8_t *data, size_t len, ScopeLogs **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     ScopeLogs *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (ScopeLogs)OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
@@ -999,12 +1121,13 @@ static int scope_logs(struct dec *d, const struct field *in, ScopeLogs **out)
             break;
         switch (f.num) {
         case 1:
-            rc = scope_field(d, &f, &m->scope);
+            rc = scope_field(d, f.wt, f.data, f.len, &m->scope);
             break;
         case 2:
-            m->log_records = room(d, m->log_records, m->n_log_records, &cap, &f, end);
-            rc = m->log_records ? log_record(d, &f, &m->log_records[m->n_log_records++])
-                                : OTUS_ERR_TOO_BIG;
+            m->log_records = room(d, m->log_records, m->n_log_records, &cap, f.num, p, end);
+            rc = m->log_records
+                     ? log_record(d, f.wt, f.data, f.len, &m->log_records[m->n_log_records++])
+                     : OTUS_ERR_TOO_BIG;
             break;
         case 3:
             rc = get_string(d, &f, &m->schema_url);
@@ -1014,16 +1137,17 @@ static int scope_logs(struct dec *d, const struct field *in, ScopeLogs **out)
     return rc;
 }
 
-static int resource_logs(struct dec *d, const struct field *in, ResourceLogs **out)
+static int resource_logs(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                         ResourceLogs **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     ResourceLogs *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (ResourceLogs)OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
@@ -1033,12 +1157,13 @@ static int resource_logs(struct dec *d, const struct field *in, ResourceLogs **o
             break;
         switch (f.num) {
         case 1:
-            rc = resource_field(d, &f, &m->resource);
+            rc = resource_field(d, f.wt, f.data, f.len, &m->resource);
             break;
         case 2:
-            m->scope_logs = room(d, m->scope_logs, m->n_scope_logs, &cap, &f, end);
-            rc = m->scope_logs ? scope_logs(d, &f, &m->scope_logs[m->n_scope_logs++])
-                               : OTUS_ERR_TOO_BIG;
+            m->scope_logs = room(d, m->scope_logs, m->n_scope_logs, &cap, f.num, p, end);
+            rc = m->scope_logs
+                     ? scope_logs(d, f.wt, f.data, f.len, &m->scope_logs[m->n_scope_logs++])
+                     : OTUS_ERR_TOO_BIG;
             break;
         case 3:
             rc = get_string(d, &f, &m->schema_url);
@@ -1048,7 +1173,7 @@ static int resource_logs(struct dec *d, const struct field *in, ResourceLogs **o
     return rc;
 }
 
-static int logs_request(struct dec *d, const struct field *in, otus_logs_req **out)
+static int logs_request(struct dec *d, const uint8_t *data, size_t len, otus_logs_req **out)
 {
     otus_logs_req *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
@@ -1056,15 +1181,16 @@ static int logs_request(struct dec *d, const struct field *in, otus_logs_req **o
     *m =
         (otus_logs_req)OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_REQUEST__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
     while (rc == 0 && p < end) {
         rc = next_field(&p, end, &f);
         if (rc == 0 && f.num == 1) {
-            m->resource_logs = room(d, m->resource_logs, m->n_resource_logs, &cap, &f, end);
-            rc = m->resource_logs ? resource_logs(d, &f, &m->resource_logs[m->n_resource_logs++])
+            m->resource_logs = room(d, m->resource_logs, m->n_resource_logs, &cap, f.num, p, end);
+            rc = m->resource_logs ? resource_logs(d, f.wt, f.data, f.len,
+                                                  &m->resource_logs[m->n_resource_logs++])
                                   : OTUS_ERR_TOO_BIG;
         }
     }
@@ -1073,16 +1199,16 @@ static int logs_request(struct dec *d, const struct field *in, otus_logs_req **o
 
 /* ---- traces ----------------------------------------------------------------------- */
 
-static int status(struct dec *d, const struct field *in, Status **out)
+static int status(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Status **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Status *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (Status)OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     int32_t v32 = 0;
     struct field f;
     int rc = 0;
@@ -1100,16 +1226,16 @@ static int status(struct dec *d, const struct field *in, Status **out)
     return rc;
 }
 
-static int span_event(struct dec *d, const struct field *in, SpanEvent **out)
+static int span_event(struct dec *d, unsigned wt, const uint8_t *data, size_t len, SpanEvent **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     SpanEvent *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (SpanEvent)OPENTELEMETRY__PROTO__TRACE__V1__SPAN__EVENT__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_attr = 0;
     struct field f;
     int rc = 0;
@@ -1125,7 +1251,7 @@ static int span_event(struct dec *d, const struct field *in, SpanEvent **out)
             rc = get_string(d, &f, &m->name);
             break;
         case 3:
-            rc = push_kv(d, &f, end, &m->attributes, &m->n_attributes, &cap_attr);
+            rc = push_kv(d, &f, p, end, &m->attributes, &m->n_attributes, &cap_attr);
             break;
         case 4:
             rc = get_u32(&f, &m->dropped_attributes_count);
@@ -1135,16 +1261,16 @@ static int span_event(struct dec *d, const struct field *in, SpanEvent **out)
     return rc;
 }
 
-static int span_link(struct dec *d, const struct field *in, SpanLink **out)
+static int span_link(struct dec *d, unsigned wt, const uint8_t *data, size_t len, SpanLink **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     SpanLink *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (SpanLink)OPENTELEMETRY__PROTO__TRACE__V1__SPAN__LINK__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_attr = 0;
     struct field f;
     int rc = 0;
@@ -1163,7 +1289,7 @@ static int span_link(struct dec *d, const struct field *in, SpanLink **out)
             rc = get_string(d, &f, &m->trace_state);
             break;
         case 4:
-            rc = push_kv(d, &f, end, &m->attributes, &m->n_attributes, &cap_attr);
+            rc = push_kv(d, &f, p, end, &m->attributes, &m->n_attributes, &cap_attr);
             break;
         case 5:
             rc = get_u32(&f, &m->dropped_attributes_count);
@@ -1176,16 +1302,16 @@ static int span_link(struct dec *d, const struct field *in, SpanLink **out)
     return rc;
 }
 
-static int span(struct dec *d, const struct field *in, Span **out)
+static int span(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Span **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Span *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (Span)OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_attr = 0, cap_ev = 0, cap_ln = 0;
     int32_t v32 = 0;
     Status *prev;
@@ -1222,28 +1348,30 @@ static int span(struct dec *d, const struct field *in, Span **out)
             rc = get_fixed64(&f, &m->end_time_unix_nano);
             break;
         case 9:
-            rc = push_kv(d, &f, end, &m->attributes, &m->n_attributes, &cap_attr);
+            rc = push_kv(d, &f, p, end, &m->attributes, &m->n_attributes, &cap_attr);
             break;
         case 10:
             rc = get_u32(&f, &m->dropped_attributes_count);
             break;
         case 11:
-            m->events = room(d, m->events, m->n_events, &cap_ev, &f, end);
-            rc = m->events ? span_event(d, &f, &m->events[m->n_events++]) : OTUS_ERR_TOO_BIG;
+            m->events = room(d, m->events, m->n_events, &cap_ev, f.num, p, end);
+            rc = m->events ? span_event(d, f.wt, f.data, f.len, &m->events[m->n_events++])
+                           : OTUS_ERR_TOO_BIG;
             break;
         case 12:
             rc = get_u32(&f, &m->dropped_events_count);
             break;
         case 13:
-            m->links = room(d, m->links, m->n_links, &cap_ln, &f, end);
-            rc = m->links ? span_link(d, &f, &m->links[m->n_links++]) : OTUS_ERR_TOO_BIG;
+            m->links = room(d, m->links, m->n_links, &cap_ln, f.num, p, end);
+            rc = m->links ? span_link(d, f.wt, f.data, f.len, &m->links[m->n_links++])
+                          : OTUS_ERR_TOO_BIG;
             break;
         case 14:
             rc = get_u32(&f, &m->dropped_links_count);
             break;
         case 15:
             prev = m->status;
-            rc = status(d, &f, &m->status);
+            rc = status(d, f.wt, f.data, f.len, &m->status);
             if (rc == 0 && prev)
                 rc = merge_status(prev, m->status);
             break;
@@ -1255,16 +1383,17 @@ static int span(struct dec *d, const struct field *in, Span **out)
     return rc;
 }
 
-static int scope_spans(struct dec *d, const struct field *in, ScopeSpans **out)
+static int scope_spans(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                       ScopeSpans **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     ScopeSpans *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (ScopeSpans)OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
@@ -1274,11 +1403,12 @@ static int scope_spans(struct dec *d, const struct field *in, ScopeSpans **out)
             break;
         switch (f.num) {
         case 1:
-            rc = scope_field(d, &f, &m->scope);
+            rc = scope_field(d, f.wt, f.data, f.len, &m->scope);
             break;
         case 2:
-            m->spans = room(d, m->spans, m->n_spans, &cap, &f, end);
-            rc = m->spans ? span(d, &f, &m->spans[m->n_spans++]) : OTUS_ERR_TOO_BIG;
+            m->spans = room(d, m->spans, m->n_spans, &cap, f.num, p, end);
+            rc =
+                m->spans ? span(d, f.wt, f.data, f.len, &m->spans[m->n_spans++]) : OTUS_ERR_TOO_BIG;
             break;
         case 3:
             rc = get_string(d, &f, &m->schema_url);
@@ -1288,16 +1418,17 @@ static int scope_spans(struct dec *d, const struct field *in, ScopeSpans **out)
     return rc;
 }
 
-static int resource_spans(struct dec *d, const struct field *in, ResourceSpans **out)
+static int resource_spans(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                          ResourceSpans **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     ResourceSpans *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (ResourceSpans)OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
@@ -1307,12 +1438,13 @@ static int resource_spans(struct dec *d, const struct field *in, ResourceSpans *
             break;
         switch (f.num) {
         case 1:
-            rc = resource_field(d, &f, &m->resource);
+            rc = resource_field(d, f.wt, f.data, f.len, &m->resource);
             break;
         case 2:
-            m->scope_spans = room(d, m->scope_spans, m->n_scope_spans, &cap, &f, end);
-            rc = m->scope_spans ? scope_spans(d, &f, &m->scope_spans[m->n_scope_spans++])
-                                : OTUS_ERR_TOO_BIG;
+            m->scope_spans = room(d, m->scope_spans, m->n_scope_spans, &cap, f.num, p, end);
+            rc = m->scope_spans
+                     ? scope_spans(d, f.wt, f.data, f.len, &m->scope_spans[m->n_scope_spans++])
+                     : OTUS_ERR_TOO_BIG;
             break;
         case 3:
             rc = get_string(d, &f, &m->schema_url);
@@ -1322,7 +1454,7 @@ static int resource_spans(struct dec *d, const struct field *in, ResourceSpans *
     return rc;
 }
 
-static int traces_request(struct dec *d, const struct field *in, otus_traces_req **out)
+static int traces_request(struct dec *d, const uint8_t *data, size_t len, otus_traces_req **out)
 {
     otus_traces_req *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
@@ -1330,17 +1462,18 @@ static int traces_request(struct dec *d, const struct field *in, otus_traces_req
     *m = (otus_traces_req)
         OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
     while (rc == 0 && p < end) {
         rc = next_field(&p, end, &f);
         if (rc == 0 && f.num == 1) {
-            m->resource_spans = room(d, m->resource_spans, m->n_resource_spans, &cap, &f, end);
-            rc = m->resource_spans
-                     ? resource_spans(d, &f, &m->resource_spans[m->n_resource_spans++])
-                     : OTUS_ERR_TOO_BIG;
+            m->resource_spans =
+                room(d, m->resource_spans, m->n_resource_spans, &cap, f.num, p, end);
+            rc = m->resource_spans ? resource_spans(d, f.wt, f.data, f.len,
+                                                    &m->resource_spans[m->n_resource_spans++])
+                                   : OTUS_ERR_TOO_BIG;
         }
     }
     return rc;
@@ -1348,16 +1481,16 @@ static int traces_request(struct dec *d, const struct field *in, otus_traces_req
 
 /* ---- metrics ---------------------------------------------------------------------- */
 
-static int exemplar(struct dec *d, const struct field *in, Exemplar **out)
+static int exemplar(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Exemplar **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Exemplar *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (Exemplar)OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_attr = 0;
     struct field f;
     int rc = 0;
@@ -1384,33 +1517,34 @@ static int exemplar(struct dec *d, const struct field *in, Exemplar **out)
             m->value_case = OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__VALUE_AS_INT;
             break;
         case 7:
-            rc = push_kv(d, &f, end, &m->filtered_attributes, &m->n_filtered_attributes, &cap_attr);
+            rc = push_kv(d, &f, p, end, &m->filtered_attributes, &m->n_filtered_attributes,
+                         &cap_attr);
             break;
         }
     }
     return rc;
 }
 
-static int push_exemplar(struct dec *d, const struct field *f, const uint8_t *end, Exemplar ***arr,
-                         size_t *n, size_t *cap)
+static OTUS_INLINE int push_exemplar(struct dec *d, const struct field *f, const uint8_t *p,
+                                     const uint8_t *end, Exemplar ***arr, size_t *n, size_t *cap)
 {
-    Exemplar **a = room(d, *arr, *n, cap, f, end);
+    Exemplar **a = room(d, *arr, *n, cap, f->num, p, end);
     if (!a)
         return OTUS_ERR_TOO_BIG;
     *arr = a;
-    return exemplar(d, f, &a[(*n)++]);
+    return exemplar(d, f->wt, f->data, f->len, &a[(*n)++]);
 }
 
-static int number_dp(struct dec *d, const struct field *in, NumberDp **out)
+static int number_dp(struct dec *d, unsigned wt, const uint8_t *data, size_t len, NumberDp **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     NumberDp *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (NumberDp)OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_attr = 0, cap_ex = 0;
     struct field f;
     int rc = 0;
@@ -1430,14 +1564,14 @@ static int number_dp(struct dec *d, const struct field *in, NumberDp **out)
             m->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
             break;
         case 5:
-            rc = push_exemplar(d, &f, end, &m->exemplars, &m->n_exemplars, &cap_ex);
+            rc = push_exemplar(d, &f, p, end, &m->exemplars, &m->n_exemplars, &cap_ex);
             break;
         case 6:
             rc = get_sfixed64(&f, &m->as_int);
             m->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT;
             break;
         case 7:
-            rc = push_kv(d, &f, end, &m->attributes, &m->n_attributes, &cap_attr);
+            rc = push_kv(d, &f, p, end, &m->attributes, &m->n_attributes, &cap_attr);
             break;
         case 8:
             rc = get_u32(&f, &m->flags);
@@ -1447,16 +1581,17 @@ static int number_dp(struct dec *d, const struct field *in, NumberDp **out)
     return rc;
 }
 
-static int histogram_dp(struct dec *d, const struct field *in, HistogramDp **out)
+static int histogram_dp(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                        HistogramDp **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     HistogramDp *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (HistogramDp)OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_attr = 0, cap_ex = 0, cap_bc = 0, cap_eb = 0;
     struct field f;
     int rc = 0;
@@ -1485,10 +1620,10 @@ static int histogram_dp(struct dec *d, const struct field *in, HistogramDp **out
             rc = get_doubles(d, &f, &m->explicit_bounds, &m->n_explicit_bounds, &cap_eb);
             break;
         case 8:
-            rc = push_exemplar(d, &f, end, &m->exemplars, &m->n_exemplars, &cap_ex);
+            rc = push_exemplar(d, &f, p, end, &m->exemplars, &m->n_exemplars, &cap_ex);
             break;
         case 9:
-            rc = push_kv(d, &f, end, &m->attributes, &m->n_attributes, &cap_attr);
+            rc = push_kv(d, &f, p, end, &m->attributes, &m->n_attributes, &cap_attr);
             break;
         case 10:
             rc = get_u32(&f, &m->flags);
@@ -1506,9 +1641,9 @@ static int histogram_dp(struct dec *d, const struct field *in, HistogramDp **out
     return rc;
 }
 
-static int buckets(struct dec *d, const struct field *in, Buckets **out)
+static int buckets(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Buckets **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Buckets *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
@@ -1516,7 +1651,7 @@ static int buckets(struct dec *d, const struct field *in, Buckets **out)
     *m =
         (Buckets)OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT__BUCKETS__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
@@ -1532,25 +1667,27 @@ static int buckets(struct dec *d, const struct field *in, Buckets **out)
     return rc;
 }
 
-static int buckets_field(struct dec *d, const struct field *f, Buckets **slot)
+static int buckets_field(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                         Buckets **slot)
 {
     Buckets *prev = *slot;
-    int rc = buckets(d, f, slot);
+    int rc = buckets(d, wt, data, len, slot);
     if (rc == 0 && prev)
         rc = merge_buckets(d, prev, *slot);
     return rc;
 }
 
-static int exp_histogram_dp(struct dec *d, const struct field *in, ExpHistogramDp **out)
+static int exp_histogram_dp(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                            ExpHistogramDp **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     ExpHistogramDp *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (ExpHistogramDp)OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_attr = 0, cap_ex = 0;
     struct field f;
     int rc = 0;
@@ -1560,7 +1697,7 @@ static int exp_histogram_dp(struct dec *d, const struct field *in, ExpHistogramD
             break;
         switch (f.num) {
         case 1:
-            rc = push_kv(d, &f, end, &m->attributes, &m->n_attributes, &cap_attr);
+            rc = push_kv(d, &f, p, end, &m->attributes, &m->n_attributes, &cap_attr);
             break;
         case 2:
             rc = get_fixed64(&f, &m->start_time_unix_nano);
@@ -1583,16 +1720,16 @@ static int exp_histogram_dp(struct dec *d, const struct field *in, ExpHistogramD
             rc = get_fixed64(&f, &m->zero_count);
             break;
         case 8:
-            rc = buckets_field(d, &f, &m->positive);
+            rc = buckets_field(d, f.wt, f.data, f.len, &m->positive);
             break;
         case 9:
-            rc = buckets_field(d, &f, &m->negative);
+            rc = buckets_field(d, f.wt, f.data, f.len, &m->negative);
             break;
         case 10:
             rc = get_u32(&f, &m->flags);
             break;
         case 11:
-            rc = push_exemplar(d, &f, end, &m->exemplars, &m->n_exemplars, &cap_ex);
+            rc = push_exemplar(d, &f, p, end, &m->exemplars, &m->n_exemplars, &cap_ex);
             break;
         case 12:
             rc = get_double(&f, &m->min);
@@ -1612,16 +1749,16 @@ static int exp_histogram_dp(struct dec *d, const struct field *in, ExpHistogramD
     return rc;
 }
 
-static int quantile(struct dec *d, const struct field *in, Quantile **out)
+static int quantile(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Quantile **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Quantile *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (Quantile)OPENTELEMETRY__PROTO__METRICS__V1__SUMMARY_DATA_POINT__VALUE_AT_QUANTILE__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     struct field f;
     int rc = 0;
     while (rc == 0 && p < end) {
@@ -1636,16 +1773,16 @@ static int quantile(struct dec *d, const struct field *in, Quantile **out)
     return rc;
 }
 
-static int summary_dp(struct dec *d, const struct field *in, SummaryDp **out)
+static int summary_dp(struct dec *d, unsigned wt, const uint8_t *data, size_t len, SummaryDp **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     SummaryDp *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (SummaryDp)OPENTELEMETRY__PROTO__METRICS__V1__SUMMARY_DATA_POINT__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_attr = 0, cap_q = 0;
     struct field f;
     int rc = 0;
@@ -1667,12 +1804,14 @@ static int summary_dp(struct dec *d, const struct field *in, SummaryDp **out)
             rc = get_double(&f, &m->sum);
             break;
         case 6:
-            m->quantile_values = room(d, m->quantile_values, m->n_quantile_values, &cap_q, &f, end);
-            rc = m->quantile_values ? quantile(d, &f, &m->quantile_values[m->n_quantile_values++])
-                                    : OTUS_ERR_TOO_BIG;
+            m->quantile_values =
+                room(d, m->quantile_values, m->n_quantile_values, &cap_q, f.num, p, end);
+            rc = m->quantile_values
+                     ? quantile(d, f.wt, f.data, f.len, &m->quantile_values[m->n_quantile_values++])
+                     : OTUS_ERR_TOO_BIG;
             break;
         case 7:
-            rc = push_kv(d, &f, end, &m->attributes, &m->n_attributes, &cap_attr);
+            rc = push_kv(d, &f, p, end, &m->attributes, &m->n_attributes, &cap_attr);
             break;
         case 8:
             rc = get_u32(&f, &m->flags);
@@ -1686,40 +1825,41 @@ static int summary_dp(struct dec *d, const struct field *in, SummaryDp **out)
  * Summary their own kind; Sum, Histogram and ExponentialHistogram add
  * aggregation_temporality (2), Sum is_monotonic (3). */
 
-static int gauge(struct dec *d, const struct field *in, Gauge **out)
+static int gauge(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Gauge **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Gauge *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (Gauge)OPENTELEMETRY__PROTO__METRICS__V1__GAUGE__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
     while (rc == 0 && p < end) {
         rc = next_field(&p, end, &f);
         if (rc == 0 && f.num == 1) {
-            m->data_points = room(d, m->data_points, m->n_data_points, &cap, &f, end);
-            rc = m->data_points ? number_dp(d, &f, &m->data_points[m->n_data_points++])
-                                : OTUS_ERR_TOO_BIG;
+            m->data_points = room(d, m->data_points, m->n_data_points, &cap, f.num, p, end);
+            rc = m->data_points
+                     ? number_dp(d, f.wt, f.data, f.len, &m->data_points[m->n_data_points++])
+                     : OTUS_ERR_TOO_BIG;
         }
     }
     return rc;
 }
 
-static int sum(struct dec *d, const struct field *in, Sum **out)
+static int sum(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Sum **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Sum *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (Sum)OPENTELEMETRY__PROTO__METRICS__V1__SUM__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     int32_t v32 = 0;
     struct field f;
@@ -1730,9 +1870,10 @@ static int sum(struct dec *d, const struct field *in, Sum **out)
             break;
         switch (f.num) {
         case 1:
-            m->data_points = room(d, m->data_points, m->n_data_points, &cap, &f, end);
-            rc = m->data_points ? number_dp(d, &f, &m->data_points[m->n_data_points++])
-                                : OTUS_ERR_TOO_BIG;
+            m->data_points = room(d, m->data_points, m->n_data_points, &cap, f.num, p, end);
+            rc = m->data_points
+                     ? number_dp(d, f.wt, f.data, f.len, &m->data_points[m->n_data_points++])
+                     : OTUS_ERR_TOO_BIG;
             break;
         case 2:
             rc = get_i32(&f, &v32);
@@ -1747,16 +1888,16 @@ static int sum(struct dec *d, const struct field *in, Sum **out)
     return rc;
 }
 
-static int histogram(struct dec *d, const struct field *in, Histogram **out)
+static int histogram(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Histogram **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Histogram *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (Histogram)OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     int32_t v32 = 0;
     struct field f;
@@ -1766,9 +1907,10 @@ static int histogram(struct dec *d, const struct field *in, Histogram **out)
         if (rc)
             break;
         if (f.num == 1) {
-            m->data_points = room(d, m->data_points, m->n_data_points, &cap, &f, end);
-            rc = m->data_points ? histogram_dp(d, &f, &m->data_points[m->n_data_points++])
-                                : OTUS_ERR_TOO_BIG;
+            m->data_points = room(d, m->data_points, m->n_data_points, &cap, f.num, p, end);
+            rc = m->data_points
+                     ? histogram_dp(d, f.wt, f.data, f.len, &m->data_points[m->n_data_points++])
+                     : OTUS_ERR_TOO_BIG;
         } else if (f.num == 2) {
             rc = get_i32(&f, &v32);
             m->aggregation_temporality =
@@ -1778,16 +1920,17 @@ static int histogram(struct dec *d, const struct field *in, Histogram **out)
     return rc;
 }
 
-static int exp_histogram(struct dec *d, const struct field *in, ExpHistogram **out)
+static int exp_histogram(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                         ExpHistogram **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     ExpHistogram *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (ExpHistogram)OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     int32_t v32 = 0;
     struct field f;
@@ -1797,9 +1940,10 @@ static int exp_histogram(struct dec *d, const struct field *in, ExpHistogram **o
         if (rc)
             break;
         if (f.num == 1) {
-            m->data_points = room(d, m->data_points, m->n_data_points, &cap, &f, end);
-            rc = m->data_points ? exp_histogram_dp(d, &f, &m->data_points[m->n_data_points++])
-                                : OTUS_ERR_TOO_BIG;
+            m->data_points = room(d, m->data_points, m->n_data_points, &cap, f.num, p, end);
+            rc = m->data_points
+                     ? exp_histogram_dp(d, f.wt, f.data, f.len, &m->data_points[m->n_data_points++])
+                     : OTUS_ERR_TOO_BIG;
         } else if (f.num == 2) {
             rc = get_i32(&f, &v32);
             m->aggregation_temporality =
@@ -1809,40 +1953,41 @@ static int exp_histogram(struct dec *d, const struct field *in, ExpHistogram **o
     return rc;
 }
 
-static int summary(struct dec *d, const struct field *in, Summary **out)
+static int summary(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Summary **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Summary *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (Summary)OPENTELEMETRY__PROTO__METRICS__V1__SUMMARY__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
     while (rc == 0 && p < end) {
         rc = next_field(&p, end, &f);
         if (rc == 0 && f.num == 1) {
-            m->data_points = room(d, m->data_points, m->n_data_points, &cap, &f, end);
-            rc = m->data_points ? summary_dp(d, &f, &m->data_points[m->n_data_points++])
-                                : OTUS_ERR_TOO_BIG;
+            m->data_points = room(d, m->data_points, m->n_data_points, &cap, f.num, p, end);
+            rc = m->data_points
+                     ? summary_dp(d, f.wt, f.data, f.len, &m->data_points[m->n_data_points++])
+                     : OTUS_ERR_TOO_BIG;
         }
     }
     return rc;
 }
 
-static int metric(struct dec *d, const struct field *in, Metric **out)
+static int metric(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Metric **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     Metric *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (Metric)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap_meta = 0;
     struct field f;
     int rc = 0;
@@ -1862,43 +2007,44 @@ static int metric(struct dec *d, const struct field *in, Metric **out)
             rc = get_string(d, &f, &m->unit);
             break;
         case 5:
-            rc = gauge(d, &f, &m->gauge);
+            rc = gauge(d, f.wt, f.data, f.len, &m->gauge);
             m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
             break;
         case 7:
-            rc = sum(d, &f, &m->sum);
+            rc = sum(d, f.wt, f.data, f.len, &m->sum);
             m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM;
             break;
         case 9:
-            rc = histogram(d, &f, &m->histogram);
+            rc = histogram(d, f.wt, f.data, f.len, &m->histogram);
             m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
             break;
         case 10:
-            rc = exp_histogram(d, &f, &m->exponential_histogram);
+            rc = exp_histogram(d, f.wt, f.data, f.len, &m->exponential_histogram);
             m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM;
             break;
         case 11:
-            rc = summary(d, &f, &m->summary);
+            rc = summary(d, f.wt, f.data, f.len, &m->summary);
             m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY;
             break;
         case 12:
-            rc = push_kv(d, &f, end, &m->metadata, &m->n_metadata, &cap_meta);
+            rc = push_kv(d, &f, p, end, &m->metadata, &m->n_metadata, &cap_meta);
             break;
         }
     }
     return rc;
 }
 
-static int scope_metrics(struct dec *d, const struct field *in, ScopeMetrics **out)
+static int scope_metrics(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                         ScopeMetrics **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     ScopeMetrics *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (ScopeMetrics)OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
@@ -1908,11 +2054,12 @@ static int scope_metrics(struct dec *d, const struct field *in, ScopeMetrics **o
             break;
         switch (f.num) {
         case 1:
-            rc = scope_field(d, &f, &m->scope);
+            rc = scope_field(d, f.wt, f.data, f.len, &m->scope);
             break;
         case 2:
-            m->metrics = room(d, m->metrics, m->n_metrics, &cap, &f, end);
-            rc = m->metrics ? metric(d, &f, &m->metrics[m->n_metrics++]) : OTUS_ERR_TOO_BIG;
+            m->metrics = room(d, m->metrics, m->n_metrics, &cap, f.num, p, end);
+            rc = m->metrics ? metric(d, f.wt, f.data, f.len, &m->metrics[m->n_metrics++])
+                            : OTUS_ERR_TOO_BIG;
             break;
         case 3:
             rc = get_string(d, &f, &m->schema_url);
@@ -1922,16 +2069,17 @@ static int scope_metrics(struct dec *d, const struct field *in, ScopeMetrics **o
     return rc;
 }
 
-static int resource_metrics(struct dec *d, const struct field *in, ResourceMetrics **out)
+static int resource_metrics(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
+                            ResourceMetrics **out)
 {
-    if (in->wt != WT_LEN)
+    if (wt != WT_LEN)
         return OTUS_ERR_PARSE;
     ResourceMetrics *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
         return OTUS_ERR_TOO_BIG;
     *m = (ResourceMetrics)OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
@@ -1941,11 +2089,12 @@ static int resource_metrics(struct dec *d, const struct field *in, ResourceMetri
             break;
         switch (f.num) {
         case 1:
-            rc = resource_field(d, &f, &m->resource);
+            rc = resource_field(d, f.wt, f.data, f.len, &m->resource);
             break;
         case 2:
-            m->scope_metrics = room(d, m->scope_metrics, m->n_scope_metrics, &cap, &f, end);
-            rc = m->scope_metrics ? scope_metrics(d, &f, &m->scope_metrics[m->n_scope_metrics++])
+            m->scope_metrics = room(d, m->scope_metrics, m->n_scope_metrics, &cap, f.num, p, end);
+            rc = m->scope_metrics ? scope_metrics(d, f.wt, f.data, f.len,
+                                                  &m->scope_metrics[m->n_scope_metrics++])
                                   : OTUS_ERR_TOO_BIG;
             break;
         case 3:
@@ -1956,7 +2105,7 @@ static int resource_metrics(struct dec *d, const struct field *in, ResourceMetri
     return rc;
 }
 
-static int metrics_request(struct dec *d, const struct field *in, otus_metrics_req **out)
+static int metrics_request(struct dec *d, const uint8_t *data, size_t len, otus_metrics_req **out)
 {
     otus_metrics_req *m = otus_arena_alloc(d->arena, sizeof(*m));
     if (!m)
@@ -1964,7 +2113,7 @@ static int metrics_request(struct dec *d, const struct field *in, otus_metrics_r
     *m = (otus_metrics_req)
         OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
     *out = m;
-    const uint8_t *p = in->data, *end = p + in->len;
+    const uint8_t *p = data, *end = data + len;
     size_t cap = 0;
     struct field f;
     int rc = 0;
@@ -1972,9 +2121,10 @@ static int metrics_request(struct dec *d, const struct field *in, otus_metrics_r
         rc = next_field(&p, end, &f);
         if (rc == 0 && f.num == 1) {
             m->resource_metrics =
-                room(d, m->resource_metrics, m->n_resource_metrics, &cap, &f, end);
+                room(d, m->resource_metrics, m->n_resource_metrics, &cap, f.num, p, end);
             rc = m->resource_metrics
-                     ? resource_metrics(d, &f, &m->resource_metrics[m->n_resource_metrics++])
+                     ? resource_metrics(d, f.wt, f.data, f.len,
+                                        &m->resource_metrics[m->n_resource_metrics++])
                      : OTUS_ERR_TOO_BIG;
         }
     }
@@ -1988,7 +2138,6 @@ int otus__otlp_decode_depth(enum otus_signal signal, const uint8_t *data, size_t
 {
     static const uint8_t empty[1];
     struct dec d = {.arena = arena, .in_end = (data ? data : empty) + len, .max_depth = max_depth};
-    struct field whole = {.wt = WT_LEN, .data = data ? data : empty, .len = len};
     otus_traces_req *traces = NULL;
     otus_metrics_req *metrics = NULL;
     otus_logs_req *logs = NULL;
@@ -1996,17 +2145,17 @@ int otus__otlp_decode_depth(enum otus_signal signal, const uint8_t *data, size_t
 
     switch (signal) {
     case OTUS_SIGNAL_TRACES:
-        rc = traces_request(&d, &whole, &traces);
+        rc = traces_request(&d, data ? data : empty, len, &traces);
         if (rc == 0)
             *out = &traces->base;
         break;
     case OTUS_SIGNAL_METRICS:
-        rc = metrics_request(&d, &whole, &metrics);
+        rc = metrics_request(&d, data ? data : empty, len, &metrics);
         if (rc == 0)
             *out = &metrics->base;
         break;
     case OTUS_SIGNAL_LOGS:
-        rc = logs_request(&d, &whole, &logs);
+        rc = logs_request(&d, data ? data : empty, len, &logs);
         if (rc == 0)
             *out = &logs->base;
         break;
