@@ -216,10 +216,10 @@ static int next_field_slow(const uint8_t **pp, const uint8_t *end, struct field 
 
 /*
  * Scans the field at *pp (*pp < end) and moves *pp past it. Inlined into every
- * message's loop for the forms that make up nearly all of a request (a one-byte key
- * with a one-byte varint or length, or a fixed-size value); the rest goes to
- * next_field_slow(), which also does all the refusing. The slow path fills a copy so
- * that f can stay in registers.
+ * message's loop for the forms that make up nearly all of a request: a one-byte key
+ * with a varint or length of one or two bytes, or a fixed-size value. The rest goes
+ * to next_field_slow(), which also does all the refusing; it fills a copy so that f
+ * can stay in registers.
  */
 static OTUS_INLINE int next_field(const uint8_t **pp, const uint8_t *end, struct field *f)
 {
@@ -256,6 +256,13 @@ static OTUS_INLINE int next_field(const uint8_t **pp, const uint8_t *end, struct
                 f->data = p + 1;
                 f->len = 1;
                 *pp = p + 2;
+                return 0;
+            }
+            if (rem >= 3 && p[2] < 0x80) {
+                f->u = (p[1] & 0x7fu) | (uint64_t)p[2] << 7;
+                f->data = p + 1;
+                f->len = 2;
+                *pp = p + 3;
                 return 0;
             }
             break;
