@@ -22,8 +22,12 @@
  *   is copied even when empty, so an explicitly empty string is a different pointer
  *   from protobuf_c_empty_string, which only an absent string holds (merging tells
  *   them apart); empty bytes are {0, NULL}.
- * - Merging of a repeated singular message field is merge_messages(): see the merge_*
- *   functions below.
+ * - A singular message field that occurs twice is merged as merge_messages() does it:
+ *   see the merge_* functions below.
+ *
+ * The file is long but regular: one short function per message, all in one
+ * translation unit so that the scanner's fast path and the small helpers stay static
+ * and inlined into every message's loop.
  */
 #include "agent/otlp_decode.h"
 
