@@ -28,7 +28,8 @@ PKG_LIBS    = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lpthread -lm
 
 OPT        ?= -O2 -g
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-              -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+              -Wpointer-arith -Wformat=2 -Wno-format-nonliteral \
+              -Wno-missing-field-initializers
 CSTD       := -std=c11 -D_GNU_SOURCE
 INCLUDES   := -I. -Iinstrument-lib/include -I$(BUILD)/gen
 SANFLAGS   := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all)

@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <otus.h>
@@ -32,6 +33,8 @@ int otus_mem_charge(struct otus_mem_budget *m, size_t n)
     if (m->limit && (n > m->limit || m->used > m->limit - n))
         return OTUS_ERR_FULL;
     m->used += n;
+    if (m->used > m->peak)
+        m->peak = m->used;
     return 0;
 }
 
@@ -39,6 +42,13 @@ void otus_mem_release(struct otus_mem_budget *m, size_t n)
 {
     assert(m->used >= n);
     m->used -= n;
+}
+
+size_t otus_mem_available(const struct otus_mem_budget *m)
+{
+    if (!m->limit)
+        return SIZE_MAX;
+    return m->used >= m->limit ? 0 : m->limit - m->used;
 }
 
 struct otus_batch *otus_batch_new(enum otus_signal signal, size_t chunk_size, size_t max_bytes,
@@ -92,7 +102,8 @@ size_t otus_batch_count_records(const struct otus_batch *b)
         if (!b->req.traces)
             return 0;
         for (size_t i = 0; i < b->req.traces->n_resource_spans; i++) {
-            const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs = b->req.traces->resource_spans[i];
+            const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs =
+                b->req.traces->resource_spans[i];
             for (size_t j = 0; j < rs->n_scope_spans; j++)
                 n += rs->scope_spans[j]->n_spans;
         }

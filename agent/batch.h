@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/mem_budget.h"
 #include "common/arena.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
@@ -24,9 +25,9 @@ enum otus_signal {
     OTUS_SIGNAL_METRICS = 1,
     OTUS_SIGNAL_LOGS = 2,
 };
-#define OTUS_SIGNAL_COUNT 3
+#define OTUS_SIGNAL_COUNT  3
 #define OTUS_SIGNAL_BIT(s) (1u << (s))
-#define OTUS_SIGNALS_ALL 7u
+#define OTUS_SIGNALS_ALL   7u
 
 /* "traces", "metrics", "logs". */
 const char *otus_signal_name(enum otus_signal s);
@@ -38,16 +39,6 @@ typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest ot
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest otus_metrics_req;
 typedef Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest otus_logs_req;
 
-/* Accounts for the memory of every live batch against a hard limit (buffer.max_bytes). */
-struct otus_mem_budget {
-    size_t limit; /* bytes; 0 means no limit */
-    size_t used;  /* bytes charged by live batches and requests being decoded */
-};
-
-/* Charges n bytes if they fit under the limit. 0 or OTUS_ERR_FULL. */
-int otus_mem_charge(struct otus_mem_budget *m, size_t n);
-void otus_mem_release(struct otus_mem_budget *m, size_t n);
-
 struct otus_batch {
     enum otus_signal signal;
     unsigned refs;           /* holders: exporter queues, sends in flight */
@@ -58,9 +49,9 @@ struct otus_batch {
         otus_logs_req *logs;
         ProtobufCMessage *msg;
     } req;
-    size_t records;       /* spans, metric data points or log records in req */
-    size_t charged;       /* bytes charged to budget (released when freed) */
-    uint64_t received_ns; /* wall clock at receipt (Unix ns) */
+    size_t records;                 /* spans, metric data points or log records in req */
+    size_t charged;                 /* bytes charged to budget (released when freed) */
+    uint64_t received_ns;           /* wall clock at receipt (Unix ns) */
     struct otus_mem_budget *budget; /* MAY be NULL */
 };
 

@@ -366,6 +366,9 @@ void otus_cfg_free(const struct otus_cfg_entry *table, void *base)
         case OTUS_CFG_INLINE:
             otus_cfg_free(e->sub, FIELD(base, e, char));
             break;
+        case OTUS_CFG_CUSTOM:
+            e->custom->free(FIELD(base, e, char));
+            break;
         default:
             break;
         }
@@ -529,6 +532,8 @@ int otus_cfg_defaults(const struct otus_cfg_entry *table, void *base, struct otu
                 return rc;
             continue;
         }
+        case OTUS_CFG_CUSTOM:
+            continue; /* a zeroed struct is the custom setting's default */
         }
         if (e->def && set_scalar(e, base, e->def, err, NULL, NULL, e->key) != 0)
             return OTUS_ERR_CONFIG;
@@ -604,7 +609,9 @@ int otus_cfg_apply(struct otus_cfg_doc *d, yaml_node_t *map, const char *prefix,
             return OTUS_ERR_CONFIG;
         }
         int rc = 0;
-        if (e->type == OTUS_CFG_SECTION) {
+        if (e->type == OTUS_CFG_CUSTOM) {
+            rc = e->custom->parse(d, vn, key, FIELD(ebase, e, char), err);
+        } else if (e->type == OTUS_CFG_SECTION) {
             rc = otus_cfg_apply(d, vn, key, e->sub, FIELD(ebase, e, char), err);
         } else if (e->type == OTUS_CFG_STRLIST && vn->type == YAML_SEQUENCE_NODE) {
             struct otus_strlist *l = FIELD(ebase, e, struct otus_strlist);
@@ -669,6 +676,60 @@ int otus_cfg_apply(struct otus_cfg_doc *d, yaml_node_t *map, const char *prefix,
     return 0;
 }
 
+static int str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+int otus_cfg_equal(const struct otus_cfg_entry *table, const void *a, const void *b)
+{
+    for (const struct otus_cfg_entry *e = table; e->key; e++) {
+        const char *pa = (const char *)a + e->offset, *pb = (const char *)b + e->offset;
+        switch (e->type) {
+        case OTUS_CFG_STRING:
+            if (!str_eq(*(char *const *)pa, *(char *const *)pb))
+                return 0;
+            break;
+        case OTUS_CFG_BOOL:
+            if (*(const bool *)pa != *(const bool *)pb)
+                return 0;
+            break;
+        case OTUS_CFG_INT:
+        case OTUS_CFG_SIZE:
+        case OTUS_CFG_DURATION:
+            if (memcmp(pa, pb, sizeof(uint64_t)) != 0)
+                return 0;
+            break;
+        case OTUS_CFG_STRLIST: {
+            const struct otus_strlist *la = (const void *)pa, *lb = (const void *)pb;
+            if (la->n != lb->n)
+                return 0;
+            for (size_t i = 0; i < la->n; i++)
+                if (!str_eq(la->items[i], lb->items[i]))
+                    return 0;
+            break;
+        }
+        case OTUS_CFG_STRMAP: {
+            const struct otus_strmap *ma = (const void *)pa, *mb = (const void *)pb;
+            if (ma->n != mb->n)
+                return 0;
+            for (size_t i = 0; i < ma->n; i++)
+                if (!str_eq(ma->keys[i], mb->keys[i]) || !str_eq(ma->values[i], mb->values[i]))
+                    return 0;
+            break;
+        }
+        case OTUS_CFG_SECTION:
+        case OTUS_CFG_INLINE:
+            if (!otus_cfg_equal(e->sub, pa, pb))
+                return 0;
+            break;
+        case OTUS_CFG_CUSTOM:
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static const char *type_name(enum otus_cfg_type t)
 {
     switch (t) {
@@ -690,6 +751,8 @@ static const char *type_name(enum otus_cfg_type t)
         return "section";
     case OTUS_CFG_INLINE:
         return "inline";
+    case OTUS_CFG_CUSTOM:
+        return "custom";
     }
     return "?";
 }
@@ -707,6 +770,10 @@ int otus_cfg_describe(const struct otus_cfg_entry *table, const char *prefix, st
         }
         if (e->type == OTUS_CFG_INLINE) {
             rc = otus_cfg_describe(e->sub, prefix, out);
+            continue;
+        }
+        if (e->type == OTUS_CFG_CUSTOM) {
+            rc = e->custom->describe(key, out);
             continue;
         }
         rc = otus_buf_printf(out, "| `%s` | %s | %s%s%s | %s", key, type_name(e->type),

@@ -31,6 +31,22 @@ enum otus_cfg_type {
     OTUS_CFG_STRMAP,   /* struct otus_strmap; a YAML mapping of scalars */
     OTUS_CFG_SECTION,  /* a nested table: sub describes the struct at offset */
     OTUS_CFG_INLINE,   /* sub's keys merged at this level; sub describes the struct at offset */
+    OTUS_CFG_CUSTOM,   /* parsed, freed and described by the functions in custom */
+};
+
+struct otus_cfg_doc;
+struct otus_cfg_err;
+struct otus_cfg_entry;
+
+/* A setting whose shape no table can describe (e.g. exporters: keys are names). */
+struct otus_cfg_custom {
+    /* Parses node (key is its dotted path) into the struct at base. 0 or OTUS_ERR_CONFIG. */
+    int (*parse)(struct otus_cfg_doc *d, yaml_node_t *node, const char *key, void *base,
+                 struct otus_cfg_err *err);
+    /* Frees what parse stored at base; safe on a zeroed struct. */
+    void (*free)(void *base);
+    /* Appends reference rows (as otus_cfg_describe does) for keys under prefix. */
+    int (*describe)(const char *prefix, struct otus_buf *out);
 };
 
 struct otus_strlist {
@@ -47,18 +63,19 @@ struct otus_strmap {
 struct otus_cfg_entry {
     const char *key;
     enum otus_cfg_type type;
-    const char *def;                  /* default written as in YAML; NULL: empty/0/false */
-    size_t offset;                    /* offsetof() into the component's struct */
-    const char *desc;                 /* one sentence for --help and docs */
-    int64_t min, max;                 /* bounds for INT, SIZE, DURATION (both 0: none) */
-    const char *const *choices;       /* STRING: allowed values, NULL-terminated; MAY be NULL */
-    const struct otus_cfg_entry *sub; /* SECTION: its table */
+    const char *def;                      /* default written as in YAML; NULL: empty/0/false */
+    size_t offset;                        /* offsetof() into the component's struct */
+    const char *desc;                     /* one sentence for --help and docs */
+    int64_t min, max;                     /* bounds for INT, SIZE, DURATION (both 0: none) */
+    const char *const *choices;           /* STRING: allowed values, NULL-terminated; MAY be NULL */
+    const struct otus_cfg_entry *sub;     /* SECTION, INLINE: its table */
+    const struct otus_cfg_custom *custom; /* CUSTOM: its functions */
 };
 
 /* Ends every table. */
 #define OTUS_CFG_END                                                                               \
     {                                                                                              \
-        NULL, OTUS_CFG_STRING, NULL, 0, NULL, 0, 0, NULL, NULL                                     \
+        NULL, OTUS_CFG_STRING, NULL, 0, NULL, 0, 0, NULL, NULL, NULL                               \
     }
 
 /* A loaded YAML document and the name used in messages (file path or a label). */
@@ -100,6 +117,10 @@ int otus_cfg_defaults(const struct otus_cfg_entry *table, void *base, struct otu
  */
 int otus_cfg_apply(struct otus_cfg_doc *d, yaml_node_t *map, const char *prefix,
                    const struct otus_cfg_entry *table, void *base, struct otus_cfg_err *err);
+
+/* 1 when a and b hold the same settings according to table (CUSTOM entries never
+ * compare equal). */
+int otus_cfg_equal(const struct otus_cfg_entry *table, const void *a, const void *b);
 
 /* Frees what otus_cfg_defaults/otus_cfg_apply allocated in base. */
 void otus_cfg_free(const struct otus_cfg_entry *table, void *base);

@@ -101,7 +101,8 @@ struct conn {
     int nhdr;
     struct otus_http_header headers[MAX_HEADERS];
     struct route *route;
-    char *path_copy; /* route path at dispatch, for the observer; owned */
+    char *path_copy;     /* route path at dispatch, for the observer; owned */
+    size_t body_charged; /* bytes of req.body charged to the server's budget */
     struct otus_http_request req;
 };
 
@@ -308,12 +309,42 @@ static void send_response(struct conn *c, int status, const char *content_type,
 {
     struct otus_buf head;
     otus_buf_init(&head, 0);
-    int rc = otus_buf_printf(&head, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-                             otus_http_reason(status), http_date(c->srv));
-    if (!rc && content_type)
-        rc = otus_buf_printf(&head, "Content-Type: %s\r\n", content_type);
+    /* Built with appends: this runs once per request on the hot path. */
+    char num[24];
+    char *p = num + sizeof(num);
+    size_t v = body->len;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
+                    (char)('0' + status % 10), ' '};
+    int rc = otus_buf_reserve(&head, 256);
     if (!rc)
-        rc = otus_buf_printf(&head, "Content-Length: %zu\r\n", body->len);
+        rc = otus_buf_append(&head, "HTTP/1.1 ", 9);
+    if (!rc)
+        rc = otus_buf_append(&head, code, 4);
+    if (!rc)
+        rc = otus_buf_append_str(&head, otus_http_reason(status));
+    if (!rc)
+        rc = otus_buf_append(&head, "\r\nDate: ", 8);
+    if (!rc)
+        rc = otus_buf_append_str(&head, http_date(c->srv));
+    if (!rc)
+        rc = otus_buf_append(&head, "\r\n", 2);
+    if (!rc && content_type) {
+        rc = otus_buf_append(&head, "Content-Type: ", 14);
+        if (!rc)
+            rc = otus_buf_append_str(&head, content_type);
+        if (!rc)
+            rc = otus_buf_append(&head, "\r\n", 2);
+    }
+    if (!rc)
+        rc = otus_buf_append(&head, "Content-Length: ", 16);
+    if (!rc)
+        rc = otus_buf_append(&head, p, (size_t)(num + sizeof(num) - p));
+    if (!rc)
+        rc = otus_buf_append(&head, "\r\n", 2);
     if (!rc && close_after)
         rc = otus_buf_append_str(&head, "Connection: close\r\n");
     else if (!rc && c->req.http_minor == 0 && c->req.http_major == 1)
@@ -352,7 +383,18 @@ static void conn_fail(struct conn *c, int status, const char *msg)
     if (c->srv->opts.observer)
         c->srv->opts.observer(c->route ? c->route->path : "other", status,
                               c->srv->opts.observer_ctx);
-    send_response(c, status, "text/plain; charset=utf-8", &body, NULL, 1);
+    send_response(c, status, "text/plain; charset=utf-8", &body,
+                  status == 503 ? "Retry-After: 1\r\n" : NULL, 1);
+}
+
+/* Frees the current request body and returns its charge to the budget. */
+static void body_release(struct conn *c)
+{
+    otus_buf_free(&c->req.body);
+    if (c->body_charged) {
+        otus_mem_release(c->srv->opts.budget, c->body_charged);
+        c->body_charged = 0;
+    }
 }
 
 /* ---- timers and closing ----------------------------------------------------------------- */
@@ -382,7 +424,7 @@ static void conn_free_if_done(struct conn *c)
         return;
     struct otus_http_server *s = c->srv;
     otus_buf_free(&c->hbuf);
-    otus_buf_free(&c->req.body);
+    body_release(c);
     free(c->pend);
     free(c->path_copy);
     free(c);
@@ -486,7 +528,7 @@ static int on_message_begin(http_parser *p)
     c->nhdr = 0;
     c->route = NULL;
     c->error_status = 0;
-    otus_buf_free(&c->req.body);
+    body_release(c);
     otus_buf_init(&c->req.body, c->srv->opts.max_body_bytes);
     c->in_request = 1;
     arm(c, c->srv->opts.request_timeout_ms);
@@ -607,6 +649,24 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct conn *c = CONN_OF_PARSER(p);
+    if (c->srv->opts.budget) {
+        /* Charge what the buffer will hold after this append (it grows by doubling). */
+        size_t need = c->req.body.len + n;
+        size_t cap = c->req.body.cap;
+        if (need > cap) {
+            size_t grow = cap ? cap : 256;
+            while (grow < need)
+                grow *= 2;
+            if (grow > c->req.body.max)
+                grow = c->req.body.max;
+            if (otus_mem_charge(c->srv->opts.budget, grow - cap) != 0) {
+                c->error_status = 503;
+                c->error_msg = "the agent's memory limit is reached; retry later";
+                return -1;
+            }
+            c->body_charged += grow - cap;
+        }
+    }
     int rc = otus_buf_append(&c->req.body, at, n);
     if (rc) {
         c->error_status = rc == OTUS_ERR_TOO_BIG ? 413 : 500;
@@ -772,7 +832,7 @@ static void respond(struct otus_http_request *r, int status, const char *content
     }
     int close_after = !c->keep_alive || c->srv->closing;
     send_response(c, status, content_type, body, extra_headers, close_after);
-    otus_buf_free(&c->req.body);
+    body_release(c);
     if (!close_after)
         conn_process(c);
 }
@@ -920,30 +980,28 @@ int otus_http_server_create(uv_loop_t *loop, const char *addr,
 int otus_http_server_route(struct otus_http_server *s, const char *path, size_t max_body_bytes,
                            otus_http_handler handler, void *ctx)
 {
-    struct route *r = route_find(s, path);
-    if (!r) {
-        r = calloc(1, sizeof(*r));
-        if (!r)
-            return OTUS_ERR_NOMEM;
-        r->path = strdup(path);
-        if (!r->path) {
-            free(r);
-            return OTUS_ERR_NOMEM;
-        }
-        r->next = s->routes;
-        s->routes = r;
+    /* Newest first, so route_find sees the newest registration of a path. */
+    struct route *r = calloc(1, sizeof(*r));
+    if (!r)
+        return OTUS_ERR_NOMEM;
+    r->path = strdup(path);
+    if (!r->path) {
+        free(r);
+        return OTUS_ERR_NOMEM;
     }
     r->max_body = max_body_bytes;
     r->handler = handler;
     r->ctx = ctx;
+    r->next = s->routes;
+    s->routes = r;
     return 0;
 }
 
-void otus_http_server_unroute(struct otus_http_server *s, const char *path)
+void otus_http_server_unroute(struct otus_http_server *s, const char *path, void *ctx)
 {
     for (struct route **pp = &s->routes; *pp; pp = &(*pp)->next) {
         struct route *r = *pp;
-        if (strcmp(r->path, path) == 0) {
+        if (r->ctx == ctx && strcmp(r->path, path) == 0) {
             *pp = r->next;
             /* Connections parsing a request for this route drop their pointer. */
             for (struct conn *c = s->conns; c; c = c->next)
@@ -954,6 +1012,28 @@ void otus_http_server_unroute(struct otus_http_server *s, const char *path)
             return;
         }
     }
+}
+
+size_t otus_http_server_routes(const struct otus_http_server *s)
+{
+    size_t n = 0;
+    for (const struct route *r = s->routes; r; r = r->next)
+        n++;
+    return n;
+}
+
+void otus_http_server_set_limits(struct otus_http_server *s, const struct otus_http_server_opts *o)
+{
+    if (o->max_header_bytes)
+        s->opts.max_header_bytes = o->max_header_bytes;
+    if (o->max_body_bytes)
+        s->opts.max_body_bytes = o->max_body_bytes;
+    if (o->idle_timeout_ms)
+        s->opts.idle_timeout_ms = o->idle_timeout_ms;
+    if (o->request_timeout_ms)
+        s->opts.request_timeout_ms = o->request_timeout_ms;
+    if (o->max_connections)
+        s->opts.max_connections = o->max_connections;
 }
 
 int otus_http_server_port(const struct otus_http_server *s)

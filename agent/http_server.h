@@ -7,7 +7,8 @@
  * order), Content-Length and chunked request bodies, Expect: 100-continue, a header
  * size limit (431), a body size limit (413), an idle timeout between requests and a
  * deadline for a whole request to arrive (a slow client is closed, 408), and a cap on
- * connections. A malformed request gets 400 and its connection is closed; other
+ * connections, and (with a memory budget) the bytes of all request bodies held at
+ * once (503). A malformed request gets 400 and its connection is closed; other
  * connections never notice.
  *
  * A handler gets the complete request and answers it once, at once or later (the
@@ -23,6 +24,7 @@
 
 #include <uv.h>
 
+#include "agent/mem_budget.h"
 #include "common/buf.h"
 
 struct otus_http_server;
@@ -44,6 +46,8 @@ struct otus_http_server_opts {
     unsigned max_connections;    /* more are closed at once (0: 1024) */
     otus_http_observer observer; /* MAY be NULL */
     void *observer_ctx;
+    struct otus_mem_budget *budget; /* MAY be NULL: request bodies are charged to it while
+                                       held; a body that does not fit gets 503 */
 };
 
 struct otus_http_header {
@@ -81,13 +85,22 @@ int otus_http_server_create(uv_loop_t *loop, const char *addr,
 
 /*
  * Registers handler for an exact path. max_body_bytes 0 takes the server's default.
- * Registering a path twice replaces the first. 0 or OTUS_ERR_NOMEM.
+ * A path registered again is shadowed: the newest registration answers until it is
+ * removed, then the previous one answers again. 0 or OTUS_ERR_NOMEM.
  */
 int otus_http_server_route(struct otus_http_server *s, const char *path, size_t max_body_bytes,
                            otus_http_handler handler, void *ctx);
 
-/* Removes the route for path (requests in flight still get their answers). */
-void otus_http_server_unroute(struct otus_http_server *s, const char *path);
+/* Removes the registration of path made with ctx (requests in flight still get their
+ * answers). */
+void otus_http_server_unroute(struct otus_http_server *s, const char *path, void *ctx);
+
+/* Number of registered routes. */
+size_t otus_http_server_routes(const struct otus_http_server *s);
+
+/* Replaces the limits and timeouts (not name, observer or budget) for requests that
+ * start from now on. */
+void otus_http_server_set_limits(struct otus_http_server *s, const struct otus_http_server_opts *o);
 
 /* The bound port (useful with port 0). */
 int otus_http_server_port(const struct otus_http_server *s);

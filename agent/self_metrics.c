@@ -72,8 +72,7 @@ void otus_self_metrics_destroy(struct otus_self_metrics *m)
 
 struct otus_metric_family *otus_self_metrics_family(struct otus_self_metrics *m, const char *name,
                                                     const char *help, enum otus_metric_type type,
-                                                    const char *const *label_names,
-                                                    size_t nlabels)
+                                                    const char *const *label_names, size_t nlabels)
 {
     struct otus_metric_family **pp = &m->families;
     while (*pp && strcmp((*pp)->name, name) < 0)
@@ -101,6 +100,8 @@ struct otus_metric_series *otus_self_metrics_series(struct otus_metric_family *f
                                                     const char *const *label_values)
 {
     for (struct otus_metric_series *s = f->series; s; s = s->next) {
+        if (f->nlabels == 0)
+            return s; /* a family without labels has one series */
         size_t i = 0;
         while (i < f->nlabels && strcmp(s->labels[i], label_values[i]) == 0)
             i++;
@@ -146,8 +147,7 @@ struct otus_metric_series *otus_self_metrics_simple(struct otus_self_metrics *m,
     return f ? otus_self_metrics_series(f, NULL) : NULL;
 }
 
-int otus_self_metrics_on_collect(struct otus_self_metrics *m, otus_metrics_collect_cb cb,
-                                 void *ctx)
+int otus_self_metrics_on_collect(struct otus_self_metrics *m, otus_metrics_collect_cb cb, void *ctx)
 {
     struct collector *c = calloc(1, sizeof(*c));
     if (!c)

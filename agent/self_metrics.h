@@ -46,8 +46,7 @@ void otus_self_metrics_destroy(struct otus_self_metrics *m); /* accepts NULL */
  */
 struct otus_metric_family *otus_self_metrics_family(struct otus_self_metrics *m, const char *name,
                                                     const char *help, enum otus_metric_type type,
-                                                    const char *const *label_names,
-                                                    size_t nlabels);
+                                                    const char *const *label_names, size_t nlabels);
 
 /*
  * Returns the series with these label values (copied), creating it at 0. The pointer

@@ -27,6 +27,7 @@ void otus_arena_init(struct otus_arena *a, size_t chunk_size, size_t max)
     a->chunk_size = chunk_size ? chunk_size : 16 * 1024;
     a->max = max ? max : SIZE_MAX;
     a->total = 0;
+    a->exhausted = 0;
     a->pb.alloc = pb_alloc;
     a->pb.free = pb_free;
     a->pb.allocator_data = a;
@@ -64,8 +65,10 @@ void otus_arena_reset(struct otus_arena *a)
 
 static struct otus_arena_chunk *chunk_new(struct otus_arena *a, size_t size)
 {
-    if (size > a->max || a->total > a->max - size)
+    if (size > a->max || a->total > a->max - size) {
+        a->exhausted = 1;
         return NULL;
+    }
     struct otus_arena_chunk *c = malloc(sizeof(*c) + size);
     if (!c)
         return NULL;

@@ -25,6 +25,7 @@ struct otus_arena {
     size_t chunk_size;             /* size of a regular new chunk */
     size_t max;                    /* limit on the bytes of all chunks together */
     size_t total;                  /* bytes of all chunks together */
+    int exhausted;                 /* an allocation was refused for the maximum */
     ProtobufCAllocator pb;         /* protobuf-c view of this arena */
 };
 

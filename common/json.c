@@ -26,6 +26,17 @@ static const unsigned char needs_work[256] = {
 
 static const char hexdig[] = "0123456789abcdef";
 
+/* Non-zero when any of the 8 bytes in x needs work: below 0x20, '"', '\\', or >= 0x80
+ * (the "hasless" and "haszero" bit tricks; no false negatives). */
+static inline uint64_t special8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t lt = (x - ones * 0x20) & ~x;
+    uint64_t q = x ^ (ones * '"');
+    uint64_t b = x ^ (ones * '\\');
+    return (lt | ((q - ones) & ~q) | ((b - ones) & ~b) | x) & high;
+}
+
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if ill-formed; *bad gets the
  * length of the maximal ill-formed subpart to replace. */
 static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
@@ -77,6 +88,12 @@ int otus_json_escape(struct otus_buf *b, const char *str, size_t n)
     size_t i = 0;
     while (i < n) {
         size_t start = i;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (special8(x))
+                break;
+        }
         while (i < n && !needs_work[s[i]])
             i++;
         if (i > start) {
@@ -140,8 +157,57 @@ int otus_json_escape(struct otus_buf *b, const char *str, size_t n)
     return otus_buf_append_byte(b, '"');
 }
 
+/* Exact powers of ten: a double divided by one of these is correctly rounded. */
+static const double pow10tab[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+
+/* Writes v with the fewest fraction digits (up to 9) when such a short decimal reads
+ * back as exactly v; returns the length or 0 when v needs the general path. */
+static size_t format_short(double v, char *out)
+{
+    double a = v < 0 ? -v : v;
+    if (!(a < 1e15) || (a != 0 && a < 1e-9))
+        return 0;
+    for (int k = 0; k <= 9; k++) {
+        double scaled = a * pow10tab[k];
+        if (scaled >= 9007199254740992.0)
+            return 0;
+        uint64_t n = (uint64_t)scaled;
+        if ((double)n != scaled)
+            continue;
+        /* n / 10^k is correctly rounded, as strtod of the decimal text would be. */
+        if ((double)n / pow10tab[k] != a)
+            continue;
+        char digits[24];
+        int nd = 0;
+        do {
+            digits[nd++] = (char)('0' + n % 10);
+            n /= 10;
+        } while (n);
+        while (nd <= k)
+            digits[nd++] = '0';
+        size_t len = 0;
+        if (v < 0 || (v == 0 && 1 / v < 0))
+            out[len++] = '-';
+        for (int i = nd - 1; i >= k; i--)
+            out[len++] = digits[i];
+        out[len++] = '.';
+        if (k == 0) {
+            out[len++] = '0';
+        } else {
+            for (int i = k - 1; i >= 0; i--)
+                out[len++] = digits[i];
+        }
+        out[len] = '\0';
+        return len;
+    }
+    return 0;
+}
+
 size_t otus_json_format_double(double v, char *out)
 {
+    size_t fast = format_short(v, out);
+    if (fast)
+        return fast;
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(out, 32, "%.*g", prec, v);
@@ -264,13 +330,28 @@ void otus_json_string(struct otus_json *j, const char *s, size_t n)
         j->err = rc;
 }
 
+/* Writes the decimal digits of v (after a '-' when neg) at the end of tmp[24];
+ * returns the index of the first character. */
+static size_t digits(char tmp[24], uint64_t v, int neg)
+{
+    size_t i = 24;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg)
+        tmp[--i] = '-';
+    return i;
+}
+
 void otus_json_int(struct otus_json *j, int64_t v)
 {
     if (!item(j))
         return;
     char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
-    put(j, tmp, (size_t)n);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    size_t i = digits(tmp, u, v < 0);
+    put(j, tmp + i, 24 - i);
 }
 
 void otus_json_uint(struct otus_json *j, uint64_t v)
@@ -278,12 +359,8 @@ void otus_json_uint(struct otus_json *j, uint64_t v)
     if (!item(j))
         return;
     char tmp[24];
-    char *p = tmp + sizeof(tmp);
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put(j, p, (size_t)(tmp + sizeof(tmp) - p));
+    size_t i = digits(tmp, v, 0);
+    put(j, tmp + i, 24 - i);
 }
 
 void otus_json_double(struct otus_json *j, double v)

@@ -37,19 +37,21 @@
 /* Settings the core applies to every push exporter's queue. Push exporters put this
  * struct first in their configuration struct and OTUS_CFG_QUEUE first in their table. */
 struct otus_queue_cfg {
-    uint64_t flush_interval_ms;  /* send what is queued at least this often */
-    uint64_t max_batch_bytes;    /* a send holds at most about this much */
-    int64_t max_batch_records;   /* and at most about this many records */
-    int64_t max_in_flight;       /* concurrent sends */
-    uint64_t queue_max_bytes;    /* queued data over this is dropped and counted */
+    uint64_t flush_interval_ms; /* send what is queued at least this often */
+    uint64_t max_batch_bytes;   /* a send holds at most about this much */
+    int64_t max_batch_records;  /* and at most about this many records */
+    int64_t max_in_flight;      /* concurrent sends */
+    uint64_t queue_max_bytes;   /* queued data over this is dropped and counted */
 };
 
 extern const struct otus_cfg_entry otus_queue_cfg_table[];
 
 /* The table entry that merges the queue keys into an exporter's own keys. */
-#define OTUS_CFG_QUEUE                                                                         \
-    {"", OTUS_CFG_INLINE, NULL, 0, "Queue and batching settings", 0, 0, NULL,                   \
-     otus_queue_cfg_table}
+#define OTUS_CFG_QUEUE                                                                             \
+    {                                                                                              \
+        "", OTUS_CFG_INLINE, NULL, 0, "Queue and batching settings", 0, 0, NULL,                   \
+            otus_queue_cfg_table                                                                   \
+    }
 
 /* What the core gives an exporter when it creates it. All pointers borrowed; they
  * outlive the exporter. */
@@ -79,10 +81,10 @@ struct otus_send_result {
 struct otus_send {
     struct otus_batch *const *batches; /* borrowed while the send is open */
     size_t nbatches;
-    size_t records;             /* total records in batches */
-    enum otus_signal signal;    /* every batch of a send has the same signal */
-    uint64_t deadline_ms;       /* loop time after which retrying stops (0: none) */
-    void *exporter_data;        /* free for the exporter's use */
+    size_t records;          /* total records in batches */
+    enum otus_signal signal; /* every batch of a send has the same signal */
+    uint64_t deadline_ms;    /* loop time after which retrying stops (0: none) */
+    void *exporter_data;     /* free for the exporter's use */
     /* private to the core */
     void (*done)(struct otus_send *s, const struct otus_send_result *r);
     void *core;
@@ -122,7 +124,8 @@ struct otus_exporter_ops {
      * flight still settle through otus_send_done). */
     void (*drain)(void *self);
     /* MUST: releases everything; closed(arg) runs once its handles are closed. Called
-     * only when no send is open. */
+     * only when no send is open, and never from inside otus_send_done() (it comes on
+     * a later loop turn). */
     void (*destroy)(void *self, void (*closed)(void *arg), void *arg);
 };
 

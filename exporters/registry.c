@@ -13,18 +13,20 @@ const struct otus_cfg_entry otus_queue_cfg_table[] = {
      "Send what is queued at least this often.", 1, 3600000, NULL, NULL},
     {"max_batch_bytes", OTUS_CFG_SIZE, "5MiB", offsetof(struct otus_queue_cfg, max_batch_bytes),
      "A send carries about this much data at most (decoded size).", 1024, 1LL << 32, NULL, NULL},
-    {"max_batch_records", OTUS_CFG_INT, "10000",
-     offsetof(struct otus_queue_cfg, max_batch_records),
+    {"max_batch_records", OTUS_CFG_INT, "10000", offsetof(struct otus_queue_cfg, max_batch_records),
      "A send carries about this many records at most.", 1, 10000000, NULL, NULL},
     {"max_in_flight", OTUS_CFG_INT, "2", offsetof(struct otus_queue_cfg, max_in_flight),
      "Sends in progress at once.", 1, 64, NULL, NULL},
     {"queue_max_bytes", OTUS_CFG_SIZE, "256MiB", offsetof(struct otus_queue_cfg, queue_max_bytes),
-     "Data waiting for this exporter over this size is dropped and counted.", 1024, 1LL << 40,
-     NULL, NULL},
+     "Data waiting for this exporter over this size is dropped and counted.", 1024, 1LL << 40, NULL,
+     NULL},
     OTUS_CFG_END,
 };
 
+extern const struct otus_exporter_ops otus_file_exporter;
+
 const struct otus_exporter_ops *const otus_exporter_types[] = {
+    &otus_file_exporter,
     NULL,
 };
 

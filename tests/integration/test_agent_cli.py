@@ -8,6 +8,11 @@ import time
 from harness import AGENT_BIN, http, wait_for
 
 
+# Tests here use only the telemetry listener; the receiver stays off so that nothing
+# depends on the default OTLP port being free.
+OFF = "receivers:\n  otlp:\n    enabled: false\n"
+
+
 def run(*args, timeout=10):
     return subprocess.run([AGENT_BIN, *args], capture_output=True, text=True, timeout=timeout)
 
@@ -57,7 +62,7 @@ def test_port_in_use_exits_2(tmp_path):
     blocker.listen()
     port = blocker.getsockname()[1]
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"service:\n  telemetry:\n    listen: 127.0.0.1:{port}\n")
+    cfg.write_text(f"service:\n  telemetry:\n    listen: 127.0.0.1:{port}\n" + OFF)
     r = run("--config", str(cfg))
     blocker.close()
     assert r.returncode == 2
@@ -67,7 +72,7 @@ def test_port_in_use_exits_2(tmp_path):
 
 def test_sigterm_and_sigint_exit_0(start_agent, port):
     for sig in (signal.SIGTERM, signal.SIGINT):
-        a = start_agent(f"service:\n  telemetry:\n    listen: 127.0.0.1:{port}\n",
+        a = start_agent(f"service:\n  telemetry:\n    listen: 127.0.0.1:{port}\n" + OFF,
                         subdir=f"sig{int(sig)}")
         a.wait_http(port)
         a.signal(sig)
@@ -77,7 +82,7 @@ def test_sigterm_and_sigint_exit_0(start_agent, port):
 
 
 def test_sighup_reload_good_and_bad(start_agent, port, tmp_path):
-    a = start_agent(f"service:\n  telemetry:\n    listen: 127.0.0.1:{port}\n")
+    a = start_agent(f"service:\n  telemetry:\n    listen: 127.0.0.1:{port}\n" + OFF)
     a.wait_http(port)
     # A bad configuration is refused and the agent keeps serving on the old one.
     a.rewrite_config("service:\n  telemetry:\n    listen: 127.0.0.1:notaport\n  bogus: 1\n")
@@ -87,7 +92,7 @@ def test_sighup_reload_good_and_bad(start_agent, port, tmp_path):
     # A good one that moves the listener is applied.
     from harness import free_port
     port2 = free_port()
-    a.rewrite_config(f"service:\n  telemetry:\n    listen: 127.0.0.1:{port2}\n")
+    a.rewrite_config(f"service:\n  telemetry:\n    listen: 127.0.0.1:{port2}\n" + OFF)
     a.signal(signal.SIGHUP)
     a.wait_http(port2)
     wait_for(lambda: "reloaded" in a.output(), what="reload")
@@ -103,7 +108,7 @@ def test_sighup_reload_good_and_bad(start_agent, port, tmp_path):
 
 def test_log_lines_are_json(start_agent, port):
     import json
-    a = start_agent(f"service:\n  log_level: debug\n  telemetry:\n    listen: 127.0.0.1:{port}\n")
+    a = start_agent(f"service:\n  log_level: debug\n  telemetry:\n    listen: 127.0.0.1:{port}\n" + OFF)
     a.wait_http(port)
     assert a.stop() == 0
     lines = [l for l in a.output().splitlines() if l.strip()]

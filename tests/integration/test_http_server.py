@@ -19,6 +19,9 @@ service:
     idle_timeout: {idle}
     request_timeout: {request}
     max_connections: {max_conn}
+receivers:
+  otlp:
+    enabled: false
 """
 
 

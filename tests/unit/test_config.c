@@ -10,6 +10,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/config.h"
+#include "exporters/exporter.h"
 
 static void durations(void **state)
 {
@@ -185,13 +186,74 @@ static void errors_name_file_line_key(void **state)
     expect_error("service:\n  data_dir: [a, b]\n",
                  "2: service.data_dir: expected a single value, found a list");
     expect_error("service: 5\n", "1: service: expected a mapping of settings");
-    expect_error("servic:\n  log_level: info\n", "1: servic: unknown key (known here: service)");
+    expect_error("servic:\n  log_level: info\n",
+                 "1: servic: unknown key (known here: service, receivers, buffer, exporters, "
+                 "pipelines)");
     expect_error("service:\n  data_dir: ${UNCLOSED\n",
                  "2: service.data_dir: bad environment reference at \"${UNCLOSED\" (use ${NAME} "
                  "or ${NAME:-default})");
     expect_error("service:\n  log_level: [\n",
                  "3: invalid YAML: did not find expected node content");
     expect_error("- a\n- b\n", "1: the configuration must be a mapping of sections");
+}
+
+static void exporters_and_pipelines(void **state)
+{
+    (void)state;
+    struct otus_config cfg;
+    struct otus_cfg_err err;
+    char path[64];
+    int rc = load_text("exporters:\n"
+                       "  file:\n"
+                       "    path: /tmp/a\n"
+                       "  file/audit:\n"
+                       "    path: /tmp/b\n"
+                       "    max_files: 9\n"
+                       "    flush_interval: 250ms\n"
+                       "pipelines:\n"
+                       "  logs: [file, file/audit]\n"
+                       "  traces: [file]\n",
+                       &cfg, &err, path);
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_int_equal(cfg.exporters.n, 2);
+    assert_string_equal(cfg.exporters.items[1].name, "file/audit");
+    assert_string_equal(cfg.exporters.items[1].ops->type, "file");
+    assert_int_equal(cfg.exporters.items[1].line, 4);
+    /* The shared queue keys merge into the exporter's own. */
+    const struct otus_queue_cfg *q = cfg.exporters.items[1].cfg;
+    assert_int_equal(q->flush_interval_ms, 250);
+    assert_int_equal(q->max_in_flight, 2);
+    assert_int_equal(cfg.pipelines.signal[OTUS_SIGNAL_LOGS].n, 2);
+    assert_string_equal(cfg.pipelines.signal[OTUS_SIGNAL_LOGS].items[1], "file/audit");
+    assert_int_equal(cfg.pipelines.signal[OTUS_SIGNAL_METRICS].n, 0);
+    assert_true(cfg.receivers.otlp.enabled);
+    assert_string_equal(cfg.receivers.otlp.listen, "127.0.0.1:4318");
+    assert_int_equal(cfg.receivers.otlp.max_request_bytes, 8u << 20);
+    assert_string_equal(cfg.buffer.mode, "memory");
+    otus_config_free(&cfg);
+
+    expect_error("exporters:\n  kafka:\n    brokers: x\n",
+                 "2: exporters.kafka: unknown exporter type \"kafka\" (known: file)");
+    expect_error("exporters:\n  file/:\n    path: x\n",
+                 "2: exporters.file/: an exporter is named \"type\" or \"type/name\" (letters, "
+                 "digits, '_', '-', '.')");
+    expect_error("exporters:\n  file:\n    pth: x\n",
+                 "3: exporters.file.pth: unknown key (known here: flush_interval, "
+                 "max_batch_bytes, max_batch_records, max_in_flight, queue_max_bytes, path, "
+                 "max_file_bytes, max_files)");
+    expect_error("exporters:\n  file:\n    max_files: 0\n",
+                 "3: exporters.file.max_files: 0 is out of range [1, 1000]");
+    expect_error("exporters:\n  file:\npipelines:\n  logs: [file, nope]\n",
+                 "4: pipelines.logs: no exporter named \"nope\" is defined");
+    expect_error("exporters:\n  file:\npipelines:\n  logs:\n    - file\n    - file\n",
+                 "6: pipelines.logs: exporter \"file\" is listed twice");
+    expect_error("pipelines:\n  profiles: [file]\n",
+                 "2: pipelines.profiles: unknown key (known here: logs, traces, metrics)");
+    expect_error("buffer:\n  mode: disk\n", "2: buffer.mode: \"disk\" is not one of: memory");
+    expect_error("receivers:\n  otlp:\n    max_request_bytes: 10\n",
+                 "3: receivers.otlp.max_request_bytes: 10 is out of range [1024, 1073741824] "
+                 "bytes");
 }
 
 static void missing_file(void **state)
@@ -216,10 +278,15 @@ static void describe(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(durations),     cmocka_unit_test(sizes),
-    cmocka_unit_test(env_expansion), cmocka_unit_test(defaults),
-    cmocka_unit_test(file_values),   cmocka_unit_test(errors_name_file_line_key),
-    cmocka_unit_test(missing_file),  cmocka_unit_test(describe),
+    cmocka_unit_test(durations),
+    cmocka_unit_test(sizes),
+    cmocka_unit_test(env_expansion),
+    cmocka_unit_test(defaults),
+    cmocka_unit_test(file_values),
+    cmocka_unit_test(errors_name_file_line_key),
+    cmocka_unit_test(exporters_and_pipelines),
+    cmocka_unit_test(missing_file),
+    cmocka_unit_test(describe),
 };
 
 OTUS_TEST_MAIN(tests)
