@@ -70,6 +70,7 @@ int otus__cells_init(void)
     if (!atomic_compare_exchange_strong(&otus__cells.region[0], &expected, r))
         munmap(r, size);
     atomic_fetch_or(&otus__cells.ever[0], 1ull);
+    atomic_fetch_or(&otus__cells.used[0], 1ull); /* slot 0 is the shared region */
     return 0;
 }
 
@@ -103,10 +104,6 @@ void otus__cells_acquire(struct otus__tls *t)
         while (~used) {
             unsigned bit = (unsigned)__builtin_ctzll(~used);
             unsigned slot = w * 64 + bit;
-            if (slot == 0) {
-                used |= 1; /* slot 0 is the shared one */
-                continue;
-            }
             if (!atomic_compare_exchange_weak_explicit(&otus__cells.used[w], &used,
                                                        used | (1ull << bit),
                                                        memory_order_acquire,
@@ -140,7 +137,7 @@ shared_slot:
 void otus__cells_after_fork(void)
 {
     struct otus__tls *t = &otus__tls;
-    uint64_t keep[OTUS__SLOTS / 64] = {0};
+    uint64_t keep[OTUS__SLOTS / 64] = {1}; /* slot 0 stays reserved */
     if (t->slot && t->slot < OTUS__SLOTS)
         keep[t->slot / 64] = 1ull << (t->slot % 64);
     size_t used = atomic_load(&otus__cells.next_off);

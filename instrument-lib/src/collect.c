@@ -89,14 +89,13 @@ static void hcell_read(const struct otus__hcell *c, size_t nb, struct hsum *acc)
                 break;
             continue;
         }
-        count = atomic_load_explicit(&c->count, memory_order_relaxed);
-        sum = bdbl(atomic_load_explicit(&c->sum, memory_order_relaxed));
-        min = bdbl(atomic_load_explicit(&c->min, memory_order_relaxed));
-        max = bdbl(atomic_load_explicit(&c->max, memory_order_relaxed));
+        count = atomic_load_explicit(&c->count, memory_order_acquire);
+        sum = bdbl(atomic_load_explicit(&c->sum, memory_order_acquire));
+        min = bdbl(atomic_load_explicit(&c->min, memory_order_acquire));
+        max = bdbl(atomic_load_explicit(&c->max, memory_order_acquire));
         for (size_t i = 0; i <= nb; i++)
-            b[i] = atomic_load_explicit(&c->bucket[i], memory_order_relaxed);
-        atomic_thread_fence(memory_order_acquire);
-        uint64_t s2 = atomic_load_explicit(&c->seq, memory_order_relaxed);
+            b[i] = atomic_load_explicit(&c->bucket[i], memory_order_acquire);
+        uint64_t s2 = atomic_load_explicit(&c->seq, memory_order_acquire);
         if (s1 == s2) {
             if (count) {
                 if (acc->count == 0 || min < acc->min)
@@ -122,13 +121,12 @@ static int exemplar_read(const struct otus__exemplar *e, struct otus__exemplar *
         uint64_t s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
         if (s1 & 1)
             continue;
-        uint64_t t = atomic_load_explicit(&e->time, memory_order_relaxed);
-        uint64_t v = atomic_load_explicit(&e->value, memory_order_relaxed);
-        uint64_t t0 = atomic_load_explicit(&e->tid[0], memory_order_relaxed);
-        uint64_t t1 = atomic_load_explicit(&e->tid[1], memory_order_relaxed);
-        uint64_t sid = atomic_load_explicit(&e->sid, memory_order_relaxed);
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&e->seq, memory_order_relaxed) != s1)
+        uint64_t t = atomic_load_explicit(&e->time, memory_order_acquire);
+        uint64_t v = atomic_load_explicit(&e->value, memory_order_acquire);
+        uint64_t t0 = atomic_load_explicit(&e->tid[0], memory_order_acquire);
+        uint64_t t1 = atomic_load_explicit(&e->tid[1], memory_order_acquire);
+        uint64_t sid = atomic_load_explicit(&e->sid, memory_order_acquire);
+        if (atomic_load_explicit(&e->seq, memory_order_acquire) != s1)
             continue;
         if (!t || t <= last_collect_tick)
             return 0;
@@ -145,12 +143,12 @@ static int exemplar_read(const struct otus__exemplar *e, struct otus__exemplar *
 static void write_exemplar(struct otus__pb *w, uint32_t field, const struct otus__exemplar *e)
 {
     size_t x = otus__pb_open(w, field);
-    uint64_t t = atomic_load_explicit(&e->time, memory_order_relaxed);
+    uint64_t t = atomic_load_explicit(&e->time, memory_order_acquire);
     otus__pb_fixed64(w, 2, otus__ticks_to_unix_ns(t));
-    otus__pb_double_always(w, 3, bdbl(atomic_load_explicit(&e->value, memory_order_relaxed)));
-    uint64_t sid = atomic_load_explicit(&e->sid, memory_order_relaxed);
-    uint64_t tid[2] = {atomic_load_explicit(&e->tid[0], memory_order_relaxed),
-                       atomic_load_explicit(&e->tid[1], memory_order_relaxed)};
+    otus__pb_double_always(w, 3, bdbl(atomic_load_explicit(&e->value, memory_order_acquire)));
+    uint64_t sid = atomic_load_explicit(&e->sid, memory_order_acquire);
+    uint64_t tid[2] = {atomic_load_explicit(&e->tid[0], memory_order_acquire),
+                       atomic_load_explicit(&e->tid[1], memory_order_acquire)};
     if (sid)
         otus__pb_bytes(w, 4, &sid, 8);
     if (tid[0] | tid[1])
@@ -257,6 +255,39 @@ static void write_buckets(struct otus__pb *w, uint32_t field, int32_t off, const
     otus__pb_close(w, b);
 }
 
+/* Copies exclusive or shared cell c into out under its seqlock; 0 when the writer
+ * never let go (it is then left out of this collection). */
+static int ecell_snapshot(const struct otus__ecell *c, struct otus__ecell *out, int m)
+{
+    for (int tries = 0; tries < 100000; tries++) {
+        uint64_t s1 = atomic_load_explicit(&c->seq, memory_order_acquire);
+        if (s1 & 1)
+            continue;
+#define COPY(f) atomic_store_explicit(&out->f, atomic_load_explicit(&c->f, memory_order_acquire), \
+                                      memory_order_relaxed)
+        COPY(count);
+        COPY(sum);
+        COPY(min);
+        COPY(max);
+        COPY(zero);
+        COPY(scale);
+        COPY(pos_base);
+        COPY(pos_lo);
+        COPY(pos_hi);
+        COPY(neg_base);
+        COPY(neg_lo);
+        COPY(neg_hi);
+        COPY(pos_used);
+        COPY(neg_used);
+        for (int i = 0; i < 2 * m; i++)
+            COPY(counts[i]);
+#undef COPY
+        if (atomic_load_explicit(&c->seq, memory_order_acquire) == s1)
+            return 1;
+    }
+    return 0;
+}
+
 static int exp_point(struct otus__pb *w, const struct otus_metric *m, const struct otus_series *s,
                      uint64_t now)
 {
@@ -276,37 +307,8 @@ static int exp_point(struct otus__pb *w, const struct otus_metric *m, const stru
     for (size_t ri = 0; ri < nreg; ri++) {
         unsigned char *r = regs[ri];
         const struct otus__ecell *c = (const struct otus__ecell *)(r + s->off);
-        for (int tries = 0; tries < 100000; tries++) {
-            uint64_t s1 = atomic_load_explicit(&c->seq, memory_order_acquire);
-            if (s1 & 1)
-                continue;
-            /* Field by field, atomically, into the private copy. */
-            const _Atomic uint64_t *src64 = &c->seq;
-            (void)src64;
-            atomic_store_explicit(&copy->count, atomic_load_explicit(&c->count, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->sum, atomic_load_explicit(&c->sum, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->min, atomic_load_explicit(&c->min, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->max, atomic_load_explicit(&c->max, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->zero, atomic_load_explicit(&c->zero, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->scale, atomic_load_explicit(&c->scale, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->pos_base, atomic_load_explicit(&c->pos_base, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->pos_lo, atomic_load_explicit(&c->pos_lo, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->pos_hi, atomic_load_explicit(&c->pos_hi, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->neg_base, atomic_load_explicit(&c->neg_base, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->neg_lo, atomic_load_explicit(&c->neg_lo, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->neg_hi, atomic_load_explicit(&c->neg_hi, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->pos_used, atomic_load_explicit(&c->pos_used, memory_order_relaxed), memory_order_relaxed);
-            atomic_store_explicit(&copy->neg_used, atomic_load_explicit(&c->neg_used, memory_order_relaxed), memory_order_relaxed);
-            for (int i = 0; i < 2 * m->max_size; i++)
-                atomic_store_explicit(&copy->counts[i],
-                                      atomic_load_explicit(&c->counts[i], memory_order_relaxed),
-                                      memory_order_relaxed);
-            atomic_thread_fence(memory_order_acquire);
-            if (atomic_load_explicit(&c->seq, memory_order_relaxed) == s1) {
-                otus__expagg_merge_cell(&agg, copy, m->max_size);
-                break;
-            }
-        }
+        if (ecell_snapshot(c, copy, m->max_size))
+            otus__expagg_merge_cell(&agg, copy, m->max_size);
     }
     free(copy);
 

@@ -98,9 +98,11 @@ static inline uint64_t ld64(const _Atomic uint64_t *p)
 {
     return atomic_load_explicit(p, memory_order_relaxed);
 }
+/* Stores inside a seqlock's write section are release stores: none can become
+ * visible before the odd sequence number (free on x86-64). */
 static inline void st64(_Atomic uint64_t *p, uint64_t v)
 {
-    atomic_store_explicit(p, v, memory_order_relaxed);
+    atomic_store_explicit(p, v, memory_order_release);
 }
 static inline int32_t ld32(const _Atomic int32_t *p)
 {
@@ -108,7 +110,7 @@ static inline int32_t ld32(const _Atomic int32_t *p)
 }
 static inline void st32(_Atomic int32_t *p, int32_t v)
 {
-    atomic_store_explicit(p, v, memory_order_relaxed);
+    atomic_store_explicit(p, v, memory_order_release);
 }
 static inline double dbl(uint64_t b)
 {
@@ -204,7 +206,7 @@ static void add_to_range(struct otus__ecell *c, int m, int max_scale, int neg, d
         st32(r.base, idx - m / 2);
         st32(r.lo, idx);
         st32(r.hi, idx);
-        atomic_store_explicit(r.used, 1, memory_order_relaxed);
+        atomic_store_explicit(r.used, 1, memory_order_release);
         st64(&r.counts[m / 2], ld64(&r.counts[m / 2]) + 1);
         return;
     }
@@ -261,7 +263,6 @@ void otus__exp_record(struct otus__ecell *c, int m, int max_scale, double v)
     /* Seqlock: odd while the owner writes; the reader retries. */
     uint64_t seq = ld64(&c->seq);
     st64(&c->seq, seq + 1);
-    atomic_thread_fence(memory_order_release);
     record_locked(c, m, max_scale, v);
     atomic_store_explicit(&c->seq, seq + 2, memory_order_release);
 }
@@ -276,7 +277,6 @@ int otus__exp_record_shared(struct otus__ecell *c, int m, int max_scale, double 
                                                   memory_order_relaxed)) {
             uint64_t seq = ld64(&c->seq);
             st64(&c->seq, seq + 1);
-            atomic_thread_fence(memory_order_release);
             record_locked(c, m, max_scale, v);
             atomic_store_explicit(&c->seq, seq + 2, memory_order_release);
             atomic_store_explicit(&c->lock, 0, memory_order_release);

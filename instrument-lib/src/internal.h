@@ -696,6 +696,9 @@ void otus__encode_scratch_free(void);
 /* ---- the background exporter (export.c) ------------------------------------------- */
 
 int otus__exporter_start(void);
+/* Set by unit tests before otus_init(): no background thread is started, and the
+ * tests drain the span queue and the log ring themselves. */
+extern int otus__exporter_manual;
 /* Asks the exporter to flush and waits until done or the deadline (mono ns). */
 int otus__exporter_flush(uint64_t deadline_ns);
 /* Stops and joins the exporter thread, freeing its resources. */

@@ -713,21 +713,22 @@ static inline size_t bucket_index(const double *b, size_t n_pad, double v)
     return (size_t)(first - b);
 }
 
+/* The seqlock write section: release stores, so none becomes visible before the odd
+ * sequence number (plain moves on x86-64). */
 static inline void hcell_update(struct otus__hcell *c, size_t b, double v)
 {
     uint64_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
     atomic_store_explicit(&c->seq, seq + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
     uint64_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-    atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
+    atomic_store_explicit(&c->count, n + 1, memory_order_release);
     atomic_store_explicit(&c->bucket[b], atomic_load_explicit(&c->bucket[b], memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+                          memory_order_release);
     atomic_store_explicit(&c->sum, dbits(bdbl(atomic_load_explicit(&c->sum, memory_order_relaxed)) + v),
-                          memory_order_relaxed);
+                          memory_order_release);
     if (n == 0 || v < bdbl(atomic_load_explicit(&c->min, memory_order_relaxed)))
-        atomic_store_explicit(&c->min, dbits(v), memory_order_relaxed);
+        atomic_store_explicit(&c->min, dbits(v), memory_order_release);
     if (n == 0 || v > bdbl(atomic_load_explicit(&c->max, memory_order_relaxed)))
-        atomic_store_explicit(&c->max, dbits(v), memory_order_relaxed);
+        atomic_store_explicit(&c->max, dbits(v), memory_order_release);
     atomic_store_explicit(&c->seq, seq + 2, memory_order_release);
 }
 
@@ -744,17 +745,16 @@ static void exemplar_offer(struct otus_series *s, unsigned char *base, size_t i,
     struct otus__exemplar *e = (struct otus__exemplar *)(base + s->ex_off) + i;
     uint64_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
     atomic_store_explicit(&e->seq, seq + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&e->time, otus__ticks(), memory_order_relaxed);
-    atomic_store_explicit(&e->value, dbits(v), memory_order_relaxed);
+    atomic_store_explicit(&e->time, otus__ticks(), memory_order_release);
+    atomic_store_explicit(&e->value, dbits(v), memory_order_release);
     uint64_t tid[2] = {0, 0}, sid = 0;
     if (cur) {
         memcpy(tid, cur->ctx.trace_id, 16);
         memcpy(&sid, cur->ctx.span_id, 8);
     }
-    atomic_store_explicit(&e->tid[0], tid[0], memory_order_relaxed);
-    atomic_store_explicit(&e->tid[1], tid[1], memory_order_relaxed);
-    atomic_store_explicit(&e->sid, sid, memory_order_relaxed);
+    atomic_store_explicit(&e->tid[0], tid[0], memory_order_release);
+    atomic_store_explicit(&e->tid[1], tid[1], memory_order_release);
+    atomic_store_explicit(&e->sid, sid, memory_order_release);
     atomic_store_explicit(&e->seq, seq + 2, memory_order_release);
 }
 

@@ -49,7 +49,7 @@ void otus__pb_sint32(struct otus__pb *w, uint32_t field, int32_t v)
     if (!v)
         return;
     otus__pb_tag(w, field, 0);
-    otus__pb_varint(w, (uint32_t)((v << 1) ^ (v >> 31)));
+    otus__pb_varint(w, ((uint32_t)v << 1) ^ (uint32_t)(v >> 31));
 }
 
 void otus__pb_fixed64_always(struct otus__pb *w, uint32_t field, uint64_t v)
@@ -238,6 +238,8 @@ static void stream_string(struct otus__pb *w, uint32_t field, struct otus__rd *r
         r->p += n;
         return;
     }
+    if (!str_scratch.max)
+        otus_buf_init(&str_scratch, 0);
     otus_buf_reset(&str_scratch);
     int rc = otus_buf_reserve(&str_scratch, n);
     if (rc) {

@@ -53,6 +53,8 @@ void otus__exporter_sleep(uint64_t timeout_ns)
 static int encode_resource(void)
 {
     struct otus_buf *b = &otus__g.resource_pb;
+    if (!b->max)
+        otus_buf_init(b, 0);
     otus_buf_reset(b);
     struct otus__pb w = {b, 0};
     const struct otus__settings *s = &otus__g.set;
