@@ -196,7 +196,11 @@ $(LIB_PC): instrument-lib/otus.pc.in Makefile
 $(BUILD)/tests/test_lib_%: $(BUILD)/obj/tests/unit/test_lib_%.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(PKG_LIBS) -lcmocka $(LIB_TEST_LDFLAGS_$*)
+
+# test_lib_alloc counts the heap allocations libotus makes: its malloc family is
+# wrapped at link time (only calls from the objects linked here, libotus's included).
+LIB_TEST_LDFLAGS_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(AGENT_CORE_A)
 	@mkdir -p $(@D)

@@ -20,6 +20,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #define TAB_SCALE 10
@@ -267,26 +268,34 @@ void otus__exp_record(struct otus__ecell *c, int m, int max_scale, double v)
     atomic_store_explicit(&c->seq, seq + 2, memory_order_release);
 }
 
-/* The shared cell: a short spin lock; a nested caller that cannot get it in time
- * reports failure (the measurement is then counted as dropped). */
-int otus__exp_record_shared(struct otus__ecell *c, int m, int max_scale, double v)
+int otus__spin_lock(_Atomic uint64_t *flag, int nested)
 {
-    for (int spin = 0; spin < 4096; spin++) {
-        int32_t z = 0;
-        if (atomic_compare_exchange_weak_explicit(&c->lock, &z, 1, memory_order_acquire,
-                                                  memory_order_relaxed)) {
-            uint64_t seq = ld64(&c->seq);
-            st64(&c->seq, seq + 1);
-            record_locked(c, m, max_scale, v);
-            atomic_store_explicit(&c->seq, seq + 2, memory_order_release);
-            atomic_store_explicit(&c->lock, 0, memory_order_release);
+    for (unsigned spin = 0;; spin++) {
+        uint64_t z = 0;
+        if (atomic_compare_exchange_weak_explicit(flag, &z, 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return 1;
+        if (nested && spin >= 64)
             return 0;
-        }
 #if defined(__x86_64__)
         __builtin_ia32_pause();
 #endif
+        if (spin % 64 == 63)
+            sched_yield();
     }
-    return OTUS_ERR_FULL;
+}
+
+/* The shared cell: its spin flag (the lock word) around the same update. */
+int otus__exp_record_shared(struct otus__ecell *c, int m, int max_scale, double v, int nested)
+{
+    if (!otus__spin_lock((_Atomic uint64_t *)&c->lock, nested))
+        return OTUS_ERR_FULL;
+    uint64_t seq = ld64(&c->seq);
+    st64(&c->seq, seq + 1);
+    record_locked(c, m, max_scale, v);
+    atomic_store_explicit(&c->seq, seq + 2, memory_order_release);
+    atomic_store_explicit((_Atomic uint64_t *)&c->lock, 0, memory_order_release);
+    return 0;
 }
 
 /* ---- exporter-side aggregation ------------------------------------------------------ */

@@ -148,6 +148,7 @@ struct otus__tls {
     unsigned char *excl;   /* exclusive metric cell region; NULL: none, shared, or busy */
     unsigned char *region; /* this thread's metric cell region (also while busy) */
     uint32_t slot;         /* 0: none yet; 1..SLOTS-1: exclusive; OTUS__SLOT_SHARED_MARK */
+    uint32_t in_shared;    /* inside a shared cell's lock (a nested record must not wait) */
     uint32_t rng_gen;      /* otus__fork_gen the generator was seeded for, plus one */
     uint64_t rng;          /* wyrand state */
     struct otus_span *cur; /* current span */
@@ -326,15 +327,20 @@ struct otus__ecell {
     _Atomic int32_t pos_base, pos_lo, pos_hi; /* window: index base; lowest, highest used */
     _Atomic int32_t neg_base, neg_lo, neg_hi;
     _Atomic uint32_t pos_used, neg_used; /* a bucket was set in the range */
-    _Atomic int32_t lock; /* shared cell: spin flag */
     _Atomic uint32_t ex_seen; /* reservoir: offers in this collection epoch */
     _Atomic uint32_t ex_epoch;
+    _Atomic uint64_t lock;    /* shared cell: spin flag */
     _Atomic uint64_t counts[]; /* max_size positive, then max_size negative */
 };
 
 void otus__exp_record(struct otus__ecell *c, int max_size, int max_scale, double v);
-/* The same on a shared cell (under its spin flag); OTUS_ERR_FULL when it stayed busy. */
-int otus__exp_record_shared(struct otus__ecell *c, int max_size, int max_scale, double v);
+/* The same on a shared cell, under its spin flag. nested: the caller interrupted a
+ * record of its own thread that may hold the flag, so it only tries briefly and
+ * returns OTUS_ERR_FULL rather than wait for itself. */
+int otus__exp_record_shared(struct otus__ecell *c, int max_size, int max_scale, double v,
+                            int nested);
+/* Takes a shared cell's spin flag: waits (yielding) unless nested. 1 when taken. */
+int otus__spin_lock(_Atomic uint64_t *flag, int nested);
 
 /* An exporter-side exponential aggregate, merged from cells. */
 struct otus__expagg {

@@ -763,20 +763,23 @@ static int hist_shared(struct otus_series *s, size_t b, double v)
     unsigned char *r0 = otus__cells_region(0);
     if (!r0)
         return OTUS_ERR_STATE;
+    struct otus__tls *t = &otus__tls;
     struct otus__hcell *c = (struct otus__hcell *)(r0 + s->off);
-    for (int spin = 0; spin < 4096; spin++) {
-        uint64_t z = 0;
-        if (atomic_compare_exchange_weak_explicit(&c->lock, &z, 1, memory_order_acquire,
-                                                  memory_order_relaxed)) {
-            hcell_update(c, b, v);
-            atomic_store_explicit(&c->lock, 0, memory_order_release);
-            return 0;
-        }
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#endif
+    /* A thread past the exclusive slots waits for the cell; a record nested in one of
+     * this thread's own must not wait for itself. */
+    uint32_t prev = t->in_shared;
+    int nested = prev || (t->slot && t->slot < OTUS__SLOTS);
+    t->in_shared = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    int rc = OTUS_ERR_FULL;
+    if (otus__spin_lock(&c->lock, nested)) {
+        hcell_update(c, b, v);
+        atomic_store_explicit(&c->lock, 0, memory_order_release);
+        rc = 0;
     }
-    return OTUS_ERR_FULL;
+    atomic_signal_fence(memory_order_seq_cst);
+    t->in_shared = prev;
+    return rc;
 }
 
 static __attribute__((noinline)) void hist_slow(struct otus_series *s, size_t b, double v)
@@ -854,9 +857,22 @@ static void exp_record(struct otus_series *s, double v)
     else
         base = record_prepare(s, t);
     if (!base) {
+        /* Shared region: a thread past the exclusive slots waits for the cell; a record
+         * nested in this thread's own (an exclusive thread with its region busy, or one
+         * inside a shared lock) must not. */
         unsigned char *r0 = otus__cells_region(0);
-        if (!r0 || otus__exp_record_shared((struct otus__ecell *)(r0 + s->off), s->max_size,
-                                           s->max_scale, v))
+        uint32_t prev = t->in_shared;
+        int nested = prev || (t->slot && t->slot < OTUS__SLOTS);
+        int rc = OTUS_ERR_STATE;
+        if (r0) {
+            t->in_shared = 1;
+            atomic_signal_fence(memory_order_seq_cst);
+            rc = otus__exp_record_shared((struct otus__ecell *)(r0 + s->off), s->max_size,
+                                         s->max_scale, v, nested);
+            atomic_signal_fence(memory_order_seq_cst);
+            t->in_shared = prev;
+        }
+        if (rc)
             drop();
         return;
     }
