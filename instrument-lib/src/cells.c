@@ -66,6 +66,8 @@ int otus__cells_init(void)
             return OTUS_ERR_NOMEM;
     }
     otus__cells.region_size = size;
+    size_t zero = 0; /* the start of every region is its owner's lookup cache */
+    atomic_compare_exchange_strong(&otus__cells.next_off, &zero, OTUS__REGION_CACHE);
     unsigned char *expected = NULL;
     if (!atomic_compare_exchange_strong(&otus__cells.region[0], &expected, r))
         munmap(r, size);

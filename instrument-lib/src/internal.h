@@ -180,6 +180,7 @@ void otus__new_span_id(uint8_t id[8]);
 #define OTUS__SLOTS            128
 #define OTUS__SLOT_SHARED_MARK OTUS__SLOTS /* otus__tls.slot of a thread on region 0 */
 #define OTUS__REGION_SIZE ((size_t)64 << 20) /* virtual bytes of cells per slot */
+#define OTUS__REGION_CACHE 4096 /* bytes at the start of a region: the owner's lookup cache */
 
 struct otus__cellspace {
     unsigned char *_Atomic region[OTUS__SLOTS]; /* mapped on first acquisition */
@@ -211,8 +212,10 @@ static inline unsigned char *otus__cells_region(unsigned i)
 
 struct otus__attrset {
     struct otus_attr *a; /* sorted by key, unique keys; owned by the instrument's arena */
+    uint64_t *ah;        /* per attribute: hash of key and value */
+    uint32_t *klen;      /* per attribute: key length */
     size_t n;
-    uint64_t hash;
+    uint64_t hash;       /* sum of ah[]: the order of attributes does not matter */
 };
 
 /* Explicit histogram cell: layout in every slot region at the series' offset. */

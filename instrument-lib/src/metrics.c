@@ -81,38 +81,59 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
-static inline uint64_t load64(const unsigned char *p)
+/* The 128-bit multiply-and-fold of wyhash: one multiplication mixes 128 bits. */
+static inline uint64_t mum(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)(r >> 64) ^ (uint64_t)r;
+}
+
+static inline uint64_t rd64(const unsigned char *p)
 {
     uint64_t v;
     memcpy(&v, p, 8);
     return v;
 }
 
-static inline uint64_t load32(const unsigned char *p)
+static inline uint64_t rd32(const unsigned char *p)
 {
     uint32_t v;
     memcpy(&v, p, 4);
     return v;
 }
 
+#define H_P0 0xa0761d6478bd642full
+#define H_P1 0xe7037ed1a0b428dbull
+
+/* A wyhash-style hash: short strings (most keys and values) in two multiplications,
+ * longer ones 16 bytes per multiplication. */
 static inline uint64_t hash_bytes(const void *data, size_t n, uint64_t seed)
 {
     const unsigned char *p = data;
-    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ull);
-    while (n > 8) {
-        h = (h ^ load64(p)) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
+    uint64_t a, b;
+    seed ^= H_P0;
+    if (n <= 16) {
+        if (n >= 4) {
+            size_t q = (n >> 3) << 2;
+            a = rd32(p) << 32 | rd32(p + q);
+            b = rd32(p + n - 4) << 32 | rd32(p + n - 4 - q);
+        } else if (n) {
+            a = (uint64_t)p[0] << 16 | (uint64_t)p[n >> 1] << 8 | p[n - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+    } else {
+        size_t i = n;
+        while (i > 16) {
+            seed = mum(rd64(p) ^ H_P1, rd64(p + 8) ^ seed);
+            p += 16;
+            i -= 16;
+        }
+        a = rd64(p + i - 16);
+        b = rd64(p + i - 8);
     }
-    uint64_t v;
-    if (n >= 4)
-        v = load32(p) << 32 | load32(p + n - 4);
-    else if (n)
-        v = (uint64_t)p[0] << 16 | (uint64_t)p[n >> 1] << 8 | p[n - 1];
-    else
-        v = 0;
-    return mix64(h ^ v);
+    return mum(H_P1 ^ n, mum(a ^ H_P1, b ^ seed));
 }
 
 static uint64_t value_hash(const struct otus_attr *a, int depth);
@@ -140,11 +161,10 @@ static uint64_t value_hash(const struct otus_attr *a, int depth)
     case OTUS_TYPE_BOOL:
         return mix64(t | (uint64_t)(a->v.b != 0));
     case OTUS_TYPE_INT:
-        return mix64(t ^ (uint64_t)a->v.i);
     case OTUS_TYPE_DOUBLE: {
         uint64_t b;
-        memcpy(&b, &a->v.d, 8);
-        return mix64(t ^ b);
+        memcpy(&b, &a->v.i, 8);
+        return mum(t ^ b ^ H_P0, H_P1);
     }
     case OTUS_TYPE_BYTES:
         return hash_bytes(a->v.bytes ? a->v.bytes : "", a->v.bytes ? a->len : 0, t);
@@ -176,19 +196,13 @@ static uint64_t value_hash(const struct otus_attr *a, int depth)
     }
 }
 
-static inline uint64_t attr_hash(const struct otus_attr *a)
+/* The hash of one attribute (key and value), with the key's length. */
+static inline uint64_t attr_hash(const struct otus_attr *a, uint32_t *klen)
 {
     const char *k = a->key ? a->key : "";
-    return mix64(hash_bytes(k, strlen(k), 0x243f6a8885a308d3ull) + value_hash(a, 0));
-}
-
-/* Order-independent: the sum of the members' hashes. */
-static uint64_t set_hash(const struct otus_attr *a, size_t n)
-{
-    uint64_t h = 0x13198a2e03707344ull + n;
-    for (size_t i = 0; i < n; i++)
-        h += attr_hash(&a[i]);
-    return h;
+    size_t kl = strlen(k);
+    *klen = (uint32_t)kl;
+    return mum(hash_bytes(k, kl, 0x243f6a8885a308d3ull) ^ H_P1, value_hash(a, 0) ^ H_P0);
 }
 
 static int value_equal(const struct otus_attr *x, const struct otus_attr *y, int depth);
@@ -255,27 +269,49 @@ static int value_equal(const struct otus_attr *x, const struct otus_attr *y, int
     }
 }
 
-/* Whether the caller's attrs (any order, no duplicate keys) equal a stored set. */
-static int set_equal(const struct otus__attrset *st, const struct otus_attr *a, size_t n)
+#define MAX_SET 64 /* attributes per metric series; more are ignored */
+
+/* The caller's attributes, hashed once per record. */
+struct probe {
+    uint64_t hash;
+    uint64_t ah[MAX_SET];
+    uint32_t klen[MAX_SET];
+    size_t n;
+};
+
+static inline void probe_init(struct probe *p, const struct otus_attr *a, size_t n)
 {
-    if (st->n != n)
-        return 0;
+    p->n = n;
+    p->hash = 0x13198a2e03707344ull + n;
     for (size_t i = 0; i < n; i++) {
-        const char *k = a[i].key ? a[i].key : "";
-        const struct otus_attr *m = &st->a[i];
-        if (strcmp(m->key, k) != 0) {
-            m = NULL;
-            for (size_t j = 0; j < n; j++) {
-                if (strcmp(st->a[j].key, k) == 0) {
-                    m = &st->a[j];
-                    break;
-                }
-            }
-            if (!m)
+        p->ah[i] = attr_hash(&a[i], &p->klen[i]);
+        p->hash += p->ah[i];
+    }
+}
+
+/* Whether the caller's attrs equal a stored set: each attribute must pair with a
+ * different stored one of the same hash, key and value (a bijection, so duplicate
+ * keys in the input never match a set that lacks one of its members). */
+static int set_equal(const struct otus__attrset *st, const struct otus_attr *a,
+                     const struct probe *p)
+{
+    if (st->n != p->n)
+        return 0;
+    uint64_t used[MAX_SET / 64] = {0};
+    for (size_t i = 0; i < p->n; i++) {
+        size_t j = i;
+        for (size_t k = 0;; k++) {
+            if (k == p->n)
                 return 0;
+            j = (i + k) % p->n;
+            if (st->ah[j] != p->ah[i] || (used[j / 64] >> (j % 64)) & 1)
+                continue;
+            const char *key = a[i].key ? a[i].key : "";
+            if (st->klen[j] == p->klen[i] && memcmp(st->a[j].key, key, p->klen[i]) == 0 &&
+                value_equal(&st->a[j], &a[i], 0))
+                break;
         }
-        if (!value_equal(m, &a[i], 0))
-            return 0;
+        used[j / 64] |= 1ull << (j % 64);
     }
     return 1;
 }
@@ -375,8 +411,6 @@ static int copy_value(struct otus_metric *m, struct otus_attr *dst, const struct
     }
 }
 
-#define MAX_SET 128
-
 /* Sorts by key and resolves duplicate keys to the last occurrence; out holds
  * shallow copies pointing at the caller's data. Returns the count. */
 static size_t normalise(const struct otus_attr *a, size_t n, struct otus_attr *out)
@@ -426,7 +460,7 @@ static uint8_t op_of(const struct otus_metric *m)
 }
 
 static struct otus_series *series_new(struct otus_metric *m, const struct otus_attr *sorted,
-                                      size_t n, uint64_t hash)
+                                      const struct probe *p)
 {
     struct otus_series *s = arena_alloc(m, sizeof(*s));
     if (!s)
@@ -443,11 +477,16 @@ static struct otus_series *series_new(struct otus_metric *m, const struct otus_a
     s->ex_off = m->ex_size && s->off != SIZE_MAX ? otus__cells_alloc(m->ex_size) : SIZE_MAX;
     if (m->kind == OTUS_GAUGE)
         s->off = 0; /* gauges keep their value in the series itself */
-    s->attrs.hash = hash;
+    size_t n = p->n;
+    s->attrs.hash = p->hash;
     s->attrs.n = n;
     s->attrs.a = arena_alloc(m, (n ? n : 1) * sizeof(struct otus_attr));
-    if (!s->attrs.a)
+    s->attrs.ah = arena_alloc(m, (n ? n : 1) * sizeof(uint64_t));
+    s->attrs.klen = arena_alloc(m, (n ? n : 1) * sizeof(uint32_t));
+    if (!s->attrs.a || !s->attrs.ah || !s->attrs.klen)
         return NULL;
+    memcpy(s->attrs.ah, p->ah, n * sizeof(uint64_t));
+    memcpy(s->attrs.klen, p->klen, n * sizeof(uint32_t));
     for (size_t i = 0; i < n; i++) {
         if (copy_value(m, &s->attrs.a[i], &sorted[i], 0))
             return NULL;
@@ -467,10 +506,10 @@ static void list_push(struct otus_metric *m, struct otus_series *s)
                                                     memory_order_relaxed));
 }
 
-static struct otus_series *table_find(struct otus_metric *m, const struct otus_attr *a, size_t n,
-                                      uint64_t h, size_t *empty)
+static struct otus_series *table_find(struct otus_metric *m, const struct otus_attr *a,
+                                      const struct probe *p, size_t *empty)
 {
-    size_t mask = m->table_mask, i = h & mask;
+    size_t mask = m->table_mask, i = p->hash & mask;
     for (size_t probe = 0; probe <= mask; probe++) {
         struct otus_series *s = atomic_load_explicit(&m->table[i], memory_order_acquire);
         if (!s) {
@@ -478,7 +517,7 @@ static struct otus_series *table_find(struct otus_metric *m, const struct otus_a
                 *empty = i;
             return NULL;
         }
-        if (s->attrs.hash == h && set_equal(&s->attrs, a, n))
+        if (s->attrs.hash == p->hash && set_equal(&s->attrs, a, p))
             return s;
         i = (i + 1) & mask;
     }
@@ -493,20 +532,23 @@ static struct otus_series *overflow(struct otus_metric *m)
     return m->overflow;
 }
 
-static struct otus_series *lookup_slow(struct otus_metric *m, const struct otus_attr *a, size_t n)
+static __attribute__((noinline)) struct otus_series *lookup_slow(struct otus_metric *m,
+                                                                 const struct otus_attr *a,
+                                                                 size_t n)
 {
     struct otus_attr sorted[MAX_SET];
+    struct probe p;
     size_t k = normalise(a, n, sorted);
-    uint64_t h = set_hash(sorted, k);
+    probe_init(&p, sorted, k);
     size_t slot;
-    struct otus_series *s = table_find(m, sorted, k, h, &slot);
+    struct otus_series *s = table_find(m, sorted, &p, &slot);
     if (s)
         return s;
     if (atomic_fetch_add_explicit(&m->n_series, 1, memory_order_relaxed) >= m->max_series) {
         atomic_fetch_sub_explicit(&m->n_series, 1, memory_order_relaxed);
         return overflow(m);
     }
-    struct otus_series *ns = series_new(m, sorted, k, h);
+    struct otus_series *ns = series_new(m, sorted, &p);
     if (!ns) {
         atomic_fetch_sub_explicit(&m->n_series, 1, memory_order_relaxed);
         return overflow(m);
@@ -519,7 +561,7 @@ static struct otus_series *lookup_slow(struct otus_metric *m, const struct otus_
             list_push(m, ns);
             return ns;
         }
-        if (cur->attrs.hash == h && set_equal(&cur->attrs, sorted, k)) {
+        if (cur->attrs.hash == p.hash && set_equal(&cur->attrs, sorted, &p)) {
             /* Another thread added the same set first; ours stays unused in the arena. */
             atomic_fetch_sub_explicit(&m->n_series, 1, memory_order_relaxed);
             return cur;
@@ -530,13 +572,131 @@ static struct otus_series *lookup_slow(struct otus_metric *m, const struct otus_
     return overflow(m);
 }
 
+static inline struct otus_series *lookup_hashed(struct otus_metric *m, const struct otus_attr *a,
+                                                size_t n)
+{
+    if (OTUS__LIKELY(n <= 16)) {
+        struct probe p;
+        probe_init(&p, a, n);
+        struct otus_series *s = table_find(m, a, &p, NULL);
+        if (OTUS__LIKELY(s != NULL))
+            return s;
+    }
+    return lookup_slow(m, a, n);
+}
+
+/*
+ * The per-thread lookup cache. Call sites nearly always pass the same key pointers
+ * (literals) and often the same value pointers or numbers, so a thread remembers, per
+ * fingerprint of those raw words, which series they led to and where each attribute
+ * sits in it. A hit is then checked by content against the series' own copies, with
+ * bounded compares that never read past a string's end: a buffer reused with other
+ * contents fails the check and takes the hashed path, so the cache can only make a
+ * lookup faster, never wrong. It lives at the start of the thread's cell region.
+ */
+struct lc_entry {
+    uint64_t fp;
+    struct otus_series *s;
+    uint32_t perm; /* input attribute i is stored attribute (perm >> 4i) & 15 */
+    uint32_t n;
+    uint64_t pad_; /* 32 bytes: a power-of-two table */
+};
+#define LC_ENTRIES (OTUS__REGION_CACHE / sizeof(struct lc_entry))
+#define LC_MAX_N   8
+_Static_assert((LC_ENTRIES & (LC_ENTRIES - 1)) == 0, "power of two");
+
+static inline uint64_t fingerprint(const struct otus_metric *m, const struct otus_attr *a, size_t n)
+{
+    uint64_t h = (uintptr_t)m ^ (n * H_P0);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        if (a[i].type == OTUS_TYPE_BOOL)
+            v = a[i].v.b != 0;
+        else
+            memcpy(&v, &a[i].v, 8); /* a pointer, or an integer's or double's bits */
+        h = mum(h ^ (uintptr_t)a[i].key ^ ((uint64_t)a[i].type << 32 | a[i].len), v ^ H_P1);
+    }
+    return h;
+}
+
+/* s (NUL-terminated, any length) equals stored[0..n): compares at most n + 1 bytes of s. */
+static inline int cstr_is(const char *s, const char *stored, size_t n)
+{
+    return strncmp(s, stored, n) == 0 && s[n] == '\0';
+}
+
+static int lc_verify(const struct otus_series *s, const struct otus_attr *a, size_t n, uint32_t perm)
+{
+    if (!s || s->attrs.n != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = (perm >> (4 * i)) & 15;
+        const struct otus_attr *st = &s->attrs.a[j], *in = &a[i];
+        if (st->type != in->type || !cstr_is(in->key ? in->key : "", st->key, s->attrs.klen[j]))
+            return 0;
+        switch (in->type) {
+        case OTUS_TYPE_STRING:
+            if (in->len == OTUS_NTS) {
+                if (!cstr_is(in->v.s ? in->v.s : "", st->v.s, st->len))
+                    return 0;
+            } else if (in->len != st->len || (st->len && memcmp(in->v.s, st->v.s, st->len))) {
+                return 0;
+            }
+            break;
+        case OTUS_TYPE_INT:
+        case OTUS_TYPE_DOUBLE:
+            if (memcmp(&in->v.i, &st->v.i, 8) != 0)
+                return 0;
+            break;
+        case OTUS_TYPE_BOOL:
+            if ((in->v.b != 0) != (st->v.b != 0))
+                return 0;
+            break;
+        default:
+            if (!value_equal(st, in, 0))
+                return 0;
+            break;
+        }
+    }
+    return 1;
+}
+
+/* Where each input attribute sits in s (matched by key); 0 when one is missing. */
+static int lc_perm(const struct otus_series *s, const struct otus_attr *a, size_t n, uint32_t *perm)
+{
+    uint32_t p = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *k = a[i].key ? a[i].key : "";
+        size_t j = 0;
+        while (j < s->attrs.n && !cstr_is(k, s->attrs.a[j].key, s->attrs.klen[j]))
+            j++;
+        if (j == s->attrs.n)
+            return 0;
+        p |= (uint32_t)j << (4 * i);
+    }
+    *perm = p;
+    return 1;
+}
+
 static inline struct otus_series *lookup(struct otus_metric *m, const struct otus_attr *a, size_t n)
 {
-    uint64_t h = set_hash(a, n);
-    struct otus_series *s = table_find(m, a, n, h, NULL);
-    if (OTUS__LIKELY(s != NULL))
+    struct otus__tls *t = &otus__tls;
+    if (OTUS__LIKELY(n <= LC_MAX_N && t->slot && t->slot < OTUS__SLOTS)) {
+        uint64_t fp = fingerprint(m, a, n);
+        struct lc_entry *e = (struct lc_entry *)t->region + (fp & (LC_ENTRIES - 1));
+        if (OTUS__LIKELY(e->fp == fp && e->n == n && lc_verify(e->s, a, n, e->perm)))
+            return e->s;
+        struct otus_series *s = lookup_hashed(m, a, n);
+        uint32_t perm;
+        if (s && !s->overflow && lc_perm(s, a, n, &perm)) {
+            e->fp = fp;
+            e->s = s;
+            e->perm = perm;
+            e->n = (uint32_t)n;
+        }
         return s;
-    return lookup_slow(m, a, n);
+    }
+    return lookup_hashed(m, a, n);
 }
 
 struct otus_series *otus_metric_bind(struct otus_metric *m, const struct otus_attr *attrs,
@@ -1156,7 +1316,9 @@ static struct otus_metric *metric_create(const struct otus_metric_opts *o, int i
     m->table_mask = cap - 1;
     /* The overflow series exists from the start, outside the limit. */
     struct otus_attr ov = otus_attr_bool("otel.metric.overflow", 1);
-    m->overflow = series_new(m, &ov, 1, set_hash(&ov, 1));
+    struct probe op;
+    probe_init(&op, &ov, 1);
+    m->overflow = series_new(m, &ov, &op);
     if (!m->overflow)
         goto fail;
     m->overflow->overflow = 1;
