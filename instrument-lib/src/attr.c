@@ -179,3 +179,82 @@ void otus__attr_put(struct otus__wr *w, const struct otus_attr *a, uint32_t valu
     else
         put_value(w, a, value_limit, 0);
 }
+
+/* ---- flat attributes: sized once, written from the saved lengths ------------------ */
+
+static inline int flat(uint32_t type)
+{
+    return type == OTUS_TYPE_STRING || type == OTUS_TYPE_INT || type == OTUS_TYPE_DOUBLE ||
+           type == OTUS_TYPE_BOOL;
+}
+
+size_t otus__attrs_measure(const struct otus_attr *a, size_t n, uint32_t limit,
+                           struct otus__alen *len)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i >= OTUS__FLAT_MAX || !flat(a[i].type)) {
+            bytes += otus__attr_size(&a[i], limit);
+            continue;
+        }
+        size_t kl = a[i].key ? strlen(a[i].key) : 0;
+        len[i].key = (uint32_t)(kl > OTUS__KEY_MAX ? OTUS__KEY_MAX : kl);
+        switch (a[i].type) {
+        case OTUS_TYPE_STRING:
+            len[i].value = (uint32_t)utf8_prefix(a[i].v.s, otus__attr_strlen(&a[i]), limit);
+            bytes += 3u + len[i].key + 4u + len[i].value;
+            break;
+        case OTUS_TYPE_BOOL:
+            bytes += 3u + len[i].key + 1u;
+            break;
+        default:
+            bytes += 3u + len[i].key + 8u;
+            break;
+        }
+    }
+    return bytes;
+}
+
+void otus__attrs_write(struct otus__wr *w, const struct otus_attr *a, size_t n, uint32_t limit,
+                       const struct otus__alen *len, int entry_kind)
+{
+    /* The write position stays in a register: byte stores through it would otherwise
+     * make the compiler reload w->p after each one. */
+    unsigned char *p = w->p, *end = w->end;
+    size_t kind = entry_kind ? 1 : 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t t = a[i].type;
+        size_t need = 0;
+        if (i < OTUS__FLAT_MAX && flat(t))
+            need = kind + 3u + len[i].key +
+                   (t == OTUS_TYPE_STRING ? 4u + len[i].value : t == OTUS_TYPE_BOOL ? 1u : 8u);
+        if (!need || (size_t)(end - p) < need) {
+            /* Not flat, or crossing into the next block: the general writer. */
+            w->p = p;
+            if (entry_kind)
+                otus__wr_u8(w, (uint8_t)entry_kind);
+            otus__attr_put(w, &a[i], limit);
+            p = w->p;
+            end = w->end;
+            continue;
+        }
+        if (kind)
+            *p++ = (unsigned char)entry_kind;
+        uint16_t kl = (uint16_t)len[i].key;
+        p[0] = (unsigned char)t;
+        memcpy(p + 1, &kl, 2);
+        otus__copy(p + 3, a[i].key, kl);
+        p += 3 + kl;
+        if (t == OTUS_TYPE_STRING) {
+            memcpy(p, &len[i].value, 4);
+            otus__copy(p + 4, a[i].v.s, len[i].value);
+            p += 4 + len[i].value;
+        } else if (t == OTUS_TYPE_BOOL) {
+            *p++ = a[i].v.b != 0;
+        } else {
+            memcpy(p, &a[i].v.i, 8);
+            p += 8;
+        }
+    }
+    w->p = p;
+}

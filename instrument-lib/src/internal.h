@@ -534,6 +534,54 @@ static inline uint64_t otus__rd_u64(struct otus__rd *r)
 size_t otus__attr_size(const struct otus_attr *a, uint32_t value_limit);
 void otus__attr_put(struct otus__wr *w, const struct otus_attr *a, uint32_t value_limit);
 
+/* Copies n bytes; short copies (most keys and values) without a call. */
+static inline void otus__copy(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n > 16 && n <= 32) {
+        uint64_t a, b, c, e;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + 8, 8);
+        memcpy(&c, s + n - 16, 8);
+        memcpy(&e, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + 8, &b, 8);
+        memcpy(d + n - 16, &c, 8);
+        memcpy(d + n - 8, &e, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n > 32) {
+        memcpy(d, s, n);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    }
+}
+
+/* Key and value lengths of flat attributes (string, int, double, bool), measured once. */
+#define OTUS__FLAT_MAX 16
+struct otus__alen {
+    uint32_t key, value;
+};
+/* Bytes otus__attrs_write will write for a[0..n) (one entry kind byte each excluded);
+ * fills len for the first OTUS__FLAT_MAX flat attributes. */
+size_t otus__attrs_measure(const struct otus_attr *a, size_t n, uint32_t limit,
+                           struct otus__alen *len);
+/* Writes a[0..n), each preceded by the byte entry_kind when it is not 0. */
+void otus__attrs_write(struct otus__wr *w, const struct otus_attr *a, size_t n, uint32_t limit,
+                       const struct otus__alen *len, int entry_kind);
+
 /* Length of a's string value (OTUS_NTS resolved), or 0 for NULL. */
 static inline size_t otus__attr_strlen(const struct otus_attr *a)
 {

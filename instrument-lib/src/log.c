@@ -16,24 +16,6 @@
 
 int otus_log_min_level = OTUS_LEVEL_INFO;
 
-/* Up to this many fields are sized in one pass and written from the saved lengths. */
-#define FAST_FIELDS 16
-
-static size_t cut(const char *s, size_t n, uint32_t limit)
-{
-    if (limit == UINT32_MAX || n <= limit)
-        return n;
-    size_t chars = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (((unsigned char)s[i] & 0xc0) != 0x80) {
-            if (chars == limit)
-                return i;
-            chars++;
-        }
-    }
-    return n;
-}
-
 static void fill_header(struct otus__log_rec *rec, int level, const struct otus_span_context *ctx,
                         uint32_t msg_len, uint32_t n_fields, uint32_t dropped)
 {
@@ -51,68 +33,6 @@ static void fill_header(struct otus__log_rec *rec, int level, const struct otus_
     } else {
         rec->trace_flags = 0;
         rec->has_ctx = 0;
-    }
-}
-
-/* Sizes fields[0..k): per-field key and string lengths in kl/vl (first FAST_FIELDS). */
-static size_t fields_size(const struct otus_attr *f, size_t k, uint32_t limit, uint16_t *kl,
-                          uint32_t *vl)
-{
-    size_t bytes = 0;
-    for (size_t i = 0; i < k; i++) {
-        const struct otus_attr *a = &f[i];
-        if (i >= FAST_FIELDS) {
-            bytes += otus__attr_size(a, limit);
-            continue;
-        }
-        size_t l = a->key ? strlen(a->key) : 0;
-        kl[i] = (uint16_t)(l > OTUS__KEY_MAX ? OTUS__KEY_MAX : l);
-        switch (a->type) {
-        case OTUS_TYPE_STRING:
-            vl[i] = (uint32_t)cut(a->v.s, otus__attr_strlen(a), limit);
-            bytes += 3u + kl[i] + 4u + vl[i];
-            break;
-        case OTUS_TYPE_INT:
-        case OTUS_TYPE_DOUBLE:
-            bytes += 3u + kl[i] + 8u;
-            break;
-        case OTUS_TYPE_BOOL:
-            bytes += 3u + kl[i] + 1u;
-            break;
-        default:
-            bytes += otus__attr_size(a, limit);
-            break;
-        }
-    }
-    return bytes;
-}
-
-static void fields_put(struct otus__wr *w, const struct otus_attr *f, size_t k, uint32_t limit,
-                       const uint16_t *kl, const uint32_t *vl)
-{
-    for (size_t i = 0; i < k; i++) {
-        const struct otus_attr *a = &f[i];
-        if (i >= FAST_FIELDS || (a->type != OTUS_TYPE_STRING && a->type != OTUS_TYPE_INT &&
-                                 a->type != OTUS_TYPE_DOUBLE && a->type != OTUS_TYPE_BOOL)) {
-            otus__attr_put(w, a, limit);
-            continue;
-        }
-        unsigned char *p = w->p;
-        p[0] = (unsigned char)a->type;
-        memcpy(p + 1, &kl[i], 2);
-        memcpy(p + 3, a->key, kl[i]);
-        p += 3 + kl[i];
-        if (a->type == OTUS_TYPE_STRING) {
-            memcpy(p, &vl[i], 4);
-            memcpy(p + 4, a->v.s, vl[i]);
-            p += 4 + vl[i];
-        } else if (a->type == OTUS_TYPE_BOOL) {
-            *p++ = a->v.b != 0;
-        } else {
-            memcpy(p, &a->v.i, 8);
-            p += 8;
-        }
-        w->p = p;
     }
 }
 
@@ -134,9 +54,8 @@ void otus_log_emit_ctx(int level, const struct otus_span_context *ctx, const cha
     size_t ml = msg ? strlen(msg) : 0;
     if (ml > 0x3fffffff)
         ml = 0x3fffffff;
-    uint16_t kl[FAST_FIELDS];
-    uint32_t vl[FAST_FIELDS];
-    size_t size = sizeof(struct otus__log_rec) + ml + fields_size(fields, k, limit, kl, vl);
+    struct otus__alen len[OTUS__FLAT_MAX];
+    size_t size = sizeof(struct otus__log_rec) + ml + otus__attrs_measure(fields, k, limit, len);
     uint64_t pos;
     int wake = 0;
     struct otus__log_rec *rec =
@@ -147,10 +66,9 @@ void otus_log_emit_ctx(int level, const struct otus_span_context *ctx, const cha
     }
     fill_header(rec, level, ctx, (uint32_t)ml, (uint32_t)k, (uint32_t)(n_fields - k));
     unsigned char *p = (unsigned char *)(rec + 1);
-    if (ml)
-        memcpy(p, msg, ml);
+    otus__copy(p, msg, ml);
     struct otus__wr w = {p + ml, (unsigned char *)rec + size, NULL};
-    fields_put(&w, fields, k, limit, kl, vl);
+    otus__attrs_write(&w, fields, k, limit, len, 0);
     otus__ring_commit(rec, pos);
     if (OTUS__UNLIKELY(wake))
         otus__wake_exporter();

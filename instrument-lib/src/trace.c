@@ -177,11 +177,24 @@ static void rec_put_string(struct otus__span_rec *rec, uint8_t kind, const char 
 static void rec_put_attrs(struct otus__span_rec *rec, const struct otus_attr *a, size_t n)
 {
     uint32_t limit = otus__g.set.span_value_limit;
-    for (size_t i = 0; i < n; i++) {
-        if (rec->n_attrs >= otus__g.set.span_attr_limit) {
-            rec->dropped_attrs += (uint32_t)(n - i);
+    size_t room = otus__g.set.span_attr_limit > rec->n_attrs ? otus__g.set.span_attr_limit - rec->n_attrs : 0;
+    size_t k = n < room ? n : room;
+    rec->dropped_attrs += (uint32_t)(n - k);
+    if (k <= OTUS__FLAT_MAX) {
+        /* Sized once, one reservation, written from the saved lengths. */
+        struct otus__alen len[OTUS__FLAT_MAX];
+        size_t bytes = otus__attrs_measure(a, k, limit, len) + k;
+        struct otus__wr w;
+        if (!rec_reserve(rec, bytes, &w)) {
+            otus__attrs_write(&w, a, k, limit, len, OTUS__E_ATTR);
+            w.blk->len = (uint32_t)(w.p - w.blk->data);
+            rec->tail = w.blk;
+            rec->n_entries += (uint32_t)k;
+            rec->n_attrs = (uint16_t)(rec->n_attrs + k);
             return;
         }
+    }
+    for (size_t i = 0; i < k; i++) {
         struct otus__wr w;
         if (rec_reserve(rec, 1 + otus__attr_size(&a[i], limit), &w)) {
             rec->dropped_attrs++;
@@ -269,15 +282,22 @@ static struct otus__span_rec *rec_new(struct otus_span *sp, const uint8_t *paren
         rec->has_parent = 1;
         rec->parent_remote = (uint8_t)remote;
     }
-    rec_put_string(rec, OTUS__E_NAME, name ? name : "", name ? strlen(name) : 0);
-    if (sp->ctx.tracestate && sp->ctx.tracestate_len) {
-        struct otus__wr w;
-        if (!rec_reserve(rec, 3 + sp->ctx.tracestate_len, &w)) {
+    size_t nl = name ? strlen(name) : 0;
+    uint16_t tsl = sp->ctx.tracestate ? sp->ctx.tracestate_len : 0;
+    struct otus__wr w;
+    if (!rec_reserve(rec, 5 + nl + (tsl ? 3u + tsl : 0), &w)) {
+        otus__wr_u8(&w, OTUS__E_NAME);
+        otus__wr_u32(&w, (uint32_t)nl);
+        otus__wr_bytes(&w, name, nl);
+        rec->n_entries++;
+        if (tsl) {
             otus__wr_u8(&w, OTUS__E_TRACESTATE);
-            otus__wr_u16(&w, sp->ctx.tracestate_len);
-            otus__wr_bytes(&w, sp->ctx.tracestate, sp->ctx.tracestate_len);
-            rec_commit(rec, &w);
+            otus__wr_u16(&w, tsl);
+            otus__wr_bytes(&w, sp->ctx.tracestate, tsl);
+            rec->n_entries++;
         }
+        w.blk->len = (uint32_t)(w.p - w.blk->data);
+        rec->tail = w.blk;
     }
     return rec;
 }

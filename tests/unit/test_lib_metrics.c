@@ -362,6 +362,59 @@ static void duplicate_keys_last_wins(void **state)
     metrics_free(r);
 }
 
+/* The per-thread lookup cache is keyed by pointers: a buffer reused with other
+ * contents must still reach the right series. */
+static void lookup_cache_reused_buffers(void **state)
+{
+    (void)state;
+    struct otus_metric *c = otus_counter_create("t.reuse", NULL, NULL);
+    char key[16], val[16];
+    struct otus_attr a[2] = {otus_attr_str(key, val), otus_attr_int("n", 1)};
+    const char *const vals[] = {"alice", "bob", "alice", "ali", "alicex", "alice", "", "bob"};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        strcpy(key, "user");
+        strcpy(val, vals[i]);
+        otus_metric_add(c, 1, a, 2);
+    }
+    strcpy(key, "usr"); /* a shorter key at the same address */
+    strcpy(val, "alice");
+    otus_metric_add(c, 10, a, 2);
+    a[1].v.i = 2; /* a different number */
+    strcpy(key, "user");
+    otus_metric_add(c, 100, a, 2);
+    MetricsReq *r = metrics_collect();
+    const Metric *m = metric_find(r, "t.reuse");
+    int64_t alice = 0, bob = 0, ali = 0, alicex = 0, empty = 0, usr = 0, n2 = 0;
+    for (size_t i = 0; i < m->sum->n_data_points; i++) {
+        const NumberPoint *p = m->sum->data_points[i];
+        if (kv_has_int(p->attributes, p->n_attributes, "n", 2)) {
+            n2 += p->as_int;
+            continue;
+        }
+        if (kv_has_str(p->attributes, p->n_attributes, "usr", "alice"))
+            usr += p->as_int;
+        else if (kv_has_str(p->attributes, p->n_attributes, "user", "alice"))
+            alice += p->as_int;
+        else if (kv_has_str(p->attributes, p->n_attributes, "user", "bob"))
+            bob += p->as_int;
+        else if (kv_has_str(p->attributes, p->n_attributes, "user", "ali"))
+            ali += p->as_int;
+        else if (kv_has_str(p->attributes, p->n_attributes, "user", "alicex"))
+            alicex += p->as_int;
+        else if (kv_has_str(p->attributes, p->n_attributes, "user", ""))
+            empty += p->as_int;
+    }
+    assert_int_equal(alice, 3);
+    assert_int_equal(bob, 2);
+    assert_int_equal(ali, 1);
+    assert_int_equal(alicex, 1);
+    assert_int_equal(empty, 1);
+    assert_int_equal(usr, 10);
+    assert_int_equal(n2, 100);
+    assert_int_equal(m->sum->n_data_points, 7);
+    metrics_free(r);
+}
+
 static void all_attribute_types(void **state)
 {
     (void)state;
@@ -540,6 +593,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(exp_rescale),
         cmocka_unit_test(exp_negative_and_merge),
         cmocka_unit_test(duplicate_keys_last_wins),
+        cmocka_unit_test(lookup_cache_reused_buffers),
         cmocka_unit_test(all_attribute_types),
         cmocka_unit_test(series_limit_overflow),
         cmocka_unit_test(exemplars_from_sampled_span),
