@@ -22,7 +22,7 @@ FUZZ_SECONDS ?= 20
 
 # Dependencies come from pkg-config, read when a recipe first needs them (after the
 # dependency step of make run / make test has installed them).
-PKGS       := libuv libcurl libprotobuf-c zlib yaml-0.1 jansson
+PKGS       := libuv libcurl libprotobuf-c zlib libdeflate yaml-0.1 jansson
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lpthread -lm
 
@@ -174,7 +174,7 @@ $(LIB_SO_REAL): $(LIB_PIC)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -shared -Wl,-soname,libotus.so.$(SOVERSION) -Wl,--no-undefined \
-	  -o $@ $(LIB_PIC) $(shell pkg-config --libs libcurl libprotobuf-c zlib) -lpthread -lm
+	  -o $@ $(LIB_PIC) $(shell pkg-config --libs libcurl libprotobuf-c zlib libdeflate) -lpthread -lm
 
 $(LIB_SO_NAME): $(LIB_SO_REAL)
 	$(Q)ln -sf $(notdir $<) $@

@@ -30,14 +30,33 @@ static int cursors_push(struct cursors *c, const struct otus__rd *r)
     return 0;
 }
 
-static struct cursors attrs_c, events_c, links_c;
+static struct cursors events_c, links_c;
+
+/* The span's attributes, with their key hashes. */
+static struct otus__acur *attrs_c;
+static uint32_t attrs_n, attrs_cap;
+
+static int attrs_push(struct otus__rd *r)
+{
+    if (attrs_n == attrs_cap) {
+        uint32_t nc = attrs_cap ? attrs_cap * 2 : 64;
+        struct otus__acur *g = realloc(attrs_c, nc * sizeof(*g));
+        if (!g)
+            return OTUS_ERR_NOMEM;
+        attrs_c = g;
+        attrs_cap = nc;
+    }
+    otus__acur_take(&attrs_c[attrs_n++], r);
+    return 0;
+}
 
 void otus__encode_scratch_free(void)
 {
-    free(attrs_c.at);
+    free(attrs_c);
+    attrs_c = NULL;
+    attrs_n = attrs_cap = 0;
     free(events_c.at);
     free(links_c.at);
-    memset(&attrs_c, 0, sizeof(attrs_c));
     memset(&events_c, 0, sizeof(events_c));
     memset(&links_c, 0, sizeof(links_c));
 }
@@ -74,7 +93,7 @@ void otus__encode_span(struct otus__pb *w, struct otus__span_rec *rec)
     struct otus__rd name = {0}, status = {0}, ts = {0};
     uint32_t name_len = 0, status_len = 0;
     uint16_t ts_len = 0;
-    attrs_c.n = events_c.n = links_c.n = 0;
+    attrs_n = events_c.n = links_c.n = 0;
     for (uint32_t e = 0; e < rec->n_entries; e++) {
         uint8_t kind = otus__rd_u8(&r);
         switch (kind) {
@@ -94,9 +113,10 @@ void otus__encode_span(struct otus__pb *w, struct otus__span_rec *rec)
             otus__rd_skip(&r, ts_len);
             break;
         case OTUS__E_ATTR:
-            if (cursors_push(&attrs_c, &r))
+            if (attrs_push(&r)) {
                 w->err = OTUS_ERR_NOMEM;
-            skip_attr(&r);
+                return;
+            }
             break;
         case OTUS__E_EVENT:
             if (cursors_push(&events_c, &r))
@@ -133,7 +153,7 @@ void otus__encode_span(struct otus__pb *w, struct otus__span_rec *rec)
     otus__pb_fixed64(w, 7, otus__time_to_unix_ns(rec->start));
     otus__pb_fixed64(w, 8, otus__time_to_unix_ns(rec->end));
 
-    otus__pb_attr_cursors(w, 9, attrs_c.at, attrs_c.n); /* the last value of a key wins */
+    otus__pb_attr_cursors(w, 9, attrs_c, attrs_n); /* the last value of a key wins */
     otus__pb_uint(w, 10, rec->dropped_attrs);
 
     for (uint32_t i = 0; i < events_c.n; i++) {

@@ -31,7 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/gzip.h"
 
 #define TICK_NS         (100u * 1000000u)
 #define MAX_PENDING     8  /* requests queued per signal (metrics: 1, the newest) */
@@ -67,9 +66,9 @@ struct otus__exporter {
     _Atomic uint64_t flush_deadline;
     _Atomic int flush_rc;
     int final_rc;
-    CURL *curl;
+    CURL *curl[OTUS__NSIGNALS]; /* one per signal, configured once, each kept alive */
     struct curl_slist *headers[OTUS__NSIGNALS];
-    struct otus_deflater gz;
+    struct otus__gz gz;
     struct otus_buf gzbuf, sink, resp, enc;
     long retry_after_s;
     uint64_t hard_deadline; /* transfers are aborted past it (mono ns); 0: none */
@@ -122,7 +121,7 @@ static void enqueue(struct otus__exporter *e, enum otus__signal sig, const char 
     size_t n = len;
     if (otus__g.set.gzip[sig]) {
         otus_buf_reset(&e->gzbuf);
-        if (otus_deflater_gzip(&e->gz, data, len, &e->gzbuf) == 0) {
+        if (otus__gz_compress(&e->gz, data, len, &e->gzbuf) == 0) {
             src = e->gzbuf.data;
             n = e->gzbuf.len;
         } else {
@@ -429,12 +428,9 @@ static int post(struct otus__exporter *e, enum otus__signal sig, const struct pe
     e->hard_deadline = deadline;
     e->retry_after_s = -1;
     otus_buf_reset(&e->resp);
-    CURL *c = e->curl;
-    curl_easy_setopt(c, CURLOPT_URL, otus__g.set.url[sig]);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    CURL *c = e->curl[sig];
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, p->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->headers[sig]);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)ms);
     CURLcode res = curl_easy_perform(c);
@@ -495,7 +491,7 @@ static int send_pending(struct otus__exporter *e, uint64_t deadline)
                     first_rc = OTUS_ERR_TIMEOUT;
                 break;
             }
-            int rc = e->curl ? post(e, (enum otus__signal)sig, s->head, deadline) : OTUS_ERR_CONNECT;
+            int rc = e->curl[sig] ? post(e, (enum otus__signal)sig, s->head, deadline) : OTUS_ERR_CONNECT;
             if (rc == 0) {
                 struct pending *p = s->head;
                 s->head = p->next;
@@ -666,9 +662,9 @@ static void exporter_free(struct otus__exporter *e)
 {
     if (!e)
         return;
-    if (e->curl)
-        curl_easy_cleanup(e->curl);
     for (int sig = 0; sig < OTUS__NSIGNALS; sig++) {
+        if (e->curl[sig])
+            curl_easy_cleanup(e->curl[sig]);
         curl_slist_free_all(e->headers[sig]);
         while (e->sig[sig].head) {
             struct pending *p = e->sig[sig].head;
@@ -677,7 +673,7 @@ static void exporter_free(struct otus__exporter *e)
         }
         otus_buf_free(&e->sig[sig].batch);
     }
-    otus_deflater_destroy(&e->gz);
+    otus__gz_free(&e->gz);
     otus_buf_free(&e->gzbuf);
     otus_buf_free(&e->sink);
     otus_buf_free(&e->resp);
@@ -703,29 +699,8 @@ int otus__exporter_start(void)
     otus_buf_init(&e->sink, 0);
     otus_buf_init(&e->resp, 0);
     otus_buf_init(&e->enc, 0);
-    if (otus_deflater_init(&e->gz, 1))
+    if (otus__gz_init(&e->gz))
         goto fail;
-    int any = 0;
-    for (int sig = 0; sig < OTUS__NSIGNALS; sig++)
-        any |= enabled((enum otus__signal)sig);
-    if (any) {
-        pthread_once(&curl_once, curl_setup);
-        e->curl = curl_ok ? curl_easy_init() : NULL;
-        if (!e->curl) {
-            otus__diag(&otus__g.set, OTUS_LEVEL_ERROR, "libcurl could not start; nothing will be exported");
-        } else {
-            curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
-            curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_body);
-            curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, e);
-            curl_easy_setopt(e->curl, CURLOPT_HEADERFUNCTION, on_header);
-            curl_easy_setopt(e->curl, CURLOPT_HEADERDATA, e);
-            curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-            curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, e);
-            curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
-            curl_easy_setopt(e->curl, CURLOPT_USERAGENT, USER_AGENT);
-            curl_easy_setopt(e->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-        }
-    }
     for (int sig = 0; sig < OTUS__NSIGNALS; sig++) {
         struct curl_slist *h = NULL, *n;
         char line[1024];
@@ -755,6 +730,31 @@ int otus__exporter_start(void)
                 goto fail;
             e->headers[sig] = n;
         }
+        if (!enabled((enum otus__signal)sig))
+            continue;
+        pthread_once(&curl_once, curl_setup);
+        CURL *c = curl_ok ? curl_easy_init() : NULL;
+        if (!c) {
+            otus__diag(&otus__g.set, OTUS_LEVEL_ERROR,
+                       "libcurl could not start; %s will not be exported",
+                       signal_label((enum otus__signal)sig));
+            continue;
+        }
+        e->curl[sig] = c;
+        /* Everything but the body and the timeout is set once. */
+        curl_easy_setopt(c, CURLOPT_URL, otus__g.set.url[sig]);
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->headers[sig]);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, e);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, e);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, e);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
+        curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     }
     uint64_t now = otus__mono_ns();
     e->next_metrics = now + (uint64_t)otus__g.set.metric_interval_ms * 1000000u;

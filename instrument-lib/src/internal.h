@@ -503,6 +503,8 @@ void otus__rd_bytes(struct otus__rd *r, void *dst, size_t n);
 void otus__rd_skip(struct otus__rd *r, size_t n);
 static inline uint8_t otus__rd_u8(struct otus__rd *r)
 {
+    if (OTUS__LIKELY(r->p < r->end))
+        return *r->p++;
     uint8_t v;
     otus__rd_bytes(r, &v, 1);
     return v;
@@ -510,20 +512,81 @@ static inline uint8_t otus__rd_u8(struct otus__rd *r)
 static inline uint16_t otus__rd_u16(struct otus__rd *r)
 {
     uint16_t v;
+    if (OTUS__LIKELY(r->end - r->p >= 2)) {
+        memcpy(&v, r->p, 2);
+        r->p += 2;
+        return v;
+    }
     otus__rd_bytes(r, &v, 2);
     return v;
 }
 static inline uint32_t otus__rd_u32(struct otus__rd *r)
 {
     uint32_t v;
+    if (OTUS__LIKELY(r->end - r->p >= 4)) {
+        memcpy(&v, r->p, 4);
+        r->p += 4;
+        return v;
+    }
     otus__rd_bytes(r, &v, 4);
     return v;
 }
 static inline uint64_t otus__rd_u64(struct otus__rd *r)
 {
     uint64_t v;
+    if (OTUS__LIKELY(r->end - r->p >= 8)) {
+        memcpy(&v, r->p, 8);
+        r->p += 8;
+        return v;
+    }
     otus__rd_bytes(r, &v, 8);
     return v;
+}
+
+/* A fast 64-bit hash of bytes (wyhash construction: two multiplications for up to 16
+ * bytes). Used for attribute keys and values. */
+static inline uint64_t otus__mum(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)(r >> 64) ^ (uint64_t)r;
+}
+
+static inline uint64_t otus__hash_bytes(const void *data, size_t n, uint64_t seed)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    const uint64_t p0 = 0xa0761d6478bd642full, p1 = 0xe7037ed1a0b428dbull;
+    uint64_t a, b;
+    uint32_t x, y;
+    seed ^= p0;
+    if (n <= 16) {
+        if (n >= 4) {
+            size_t q = (n >> 3) << 2;
+            memcpy(&x, p, 4);
+            memcpy(&y, p + q, 4);
+            a = (uint64_t)x << 32 | y;
+            memcpy(&x, p + n - 4, 4);
+            memcpy(&y, p + n - 4 - q, 4);
+            b = (uint64_t)x << 32 | y;
+        } else if (n) {
+            a = (uint64_t)p[0] << 16 | (uint64_t)p[n >> 1] << 8 | p[n - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+    } else {
+        size_t i = n;
+        uint64_t u, v;
+        while (i > 16) {
+            memcpy(&u, p, 8);
+            memcpy(&v, p + 8, 8);
+            seed = otus__mum(u ^ p1, v ^ seed);
+            p += 16;
+            i -= 16;
+        }
+        memcpy(&a, p + i - 16, 8);
+        memcpy(&b, p + i - 8, 8);
+    }
+    return otus__mum(p1 ^ n, otus__mum(a ^ p1, b ^ seed));
 }
 
 #define OTUS__ATTR_MAX_DEPTH 8
@@ -597,8 +660,36 @@ struct otus__pb {
     int err; /* first failure, sticky */
 };
 
-void otus__pb_raw(struct otus__pb *w, const void *p, size_t n);
-void otus__pb_varint(struct otus__pb *w, uint64_t v);
+void otus__pb_raw_slow(struct otus__pb *w, const void *p, size_t n);
+void otus__pb_varint_slow(struct otus__pb *w, uint64_t v);
+
+/* Appends in place when the buffer has room (the common case), else grows it. */
+static inline void otus__pb_raw(struct otus__pb *w, const void *p, size_t n)
+{
+    struct otus_buf *b = w->b;
+    if (OTUS__LIKELY(b->cap - b->len >= n)) {
+        otus__copy(b->data + b->len, p, n);
+        b->len += n;
+        return;
+    }
+    otus__pb_raw_slow(w, p, n);
+}
+
+static inline void otus__pb_varint(struct otus__pb *w, uint64_t v)
+{
+    struct otus_buf *b = w->b;
+    if (OTUS__LIKELY(b->cap - b->len >= 10)) {
+        unsigned char *p = (unsigned char *)b->data + b->len, *start = p;
+        while (v >= 0x80) {
+            *p++ = (unsigned char)(v | 0x80);
+            v >>= 7;
+        }
+        *p++ = (unsigned char)v;
+        b->len += (size_t)(p - start);
+        return;
+    }
+    otus__pb_varint_slow(w, v);
+}
 static inline void otus__pb_tag(struct otus__pb *w, uint32_t field, uint32_t wire)
 {
     otus__pb_varint(w, (uint64_t)field << 3 | wire);
@@ -611,9 +702,27 @@ void otus__pb_fixed32(struct otus__pb *w, uint32_t field, uint32_t v); /* omitte
 void otus__pb_double_always(struct otus__pb *w, uint32_t field, double v);
 void otus__pb_bytes(struct otus__pb *w, uint32_t field, const void *p, size_t n); /* omitted when empty */
 void otus__pb_bytes_always(struct otus__pb *w, uint32_t field, const void *p, size_t n);
-/* Opens a length-delimited field; returns the mark otus__pb_close needs. */
-size_t otus__pb_open(struct otus__pb *w, uint32_t field);
-void otus__pb_close(struct otus__pb *w, size_t mark);
+/* Opens a length-delimited field with a one-byte length placeholder; returns the mark
+ * otus__pb_close needs. */
+static inline size_t otus__pb_open(struct otus__pb *w, uint32_t field)
+{
+    otus__pb_tag(w, field, 2);
+    otus__pb_raw(w, "", 1);
+    return w->err ? 0 : w->b->len;
+}
+
+/* Closes it: the length goes in place, and only a body of 128 bytes or more moves to
+ * make room for a longer varint. */
+void otus__pb_close_long(struct otus__pb *w, size_t mark);
+static inline void otus__pb_close(struct otus__pb *w, size_t mark)
+{
+    size_t len = w->b->len - mark;
+    if (OTUS__LIKELY(len < 0x80 && !w->err)) {
+        w->b->data[mark - 1] = (char)len;
+        return;
+    }
+    otus__pb_close_long(w, mark);
+}
 
 /* Encodes the attribute at r (otus__attr_put layout) as a KeyValue in field; the
  * reader is advanced past it. */
@@ -630,8 +739,17 @@ void otus__pb_scope(struct otus__pb *w, uint32_t field);
 /* Encodes the attributes of one record stream segment: count entries at r, with
  * duplicate keys resolved to the last one; r is advanced past them. */
 void otus__pb_stream_attrs(struct otus__pb *w, uint32_t field, struct otus__rd *r, uint32_t count);
-/* The same for attributes scattered in a stream, at[0..n) in order. */
-void otus__pb_attr_cursors(struct otus__pb *w, uint32_t field, const struct otus__rd *at,
+/* An attribute's place in a record stream, with its key's hash and length. */
+struct otus__acur {
+    struct otus__rd at;
+    uint64_t key_hash;
+    uint32_t key_len;
+};
+/* Notes the attribute at r in c and moves r past it. */
+void otus__acur_take(struct otus__acur *c, struct otus__rd *r);
+/* Writes c[0..n) as KeyValues in field; a key that appears again later is left out,
+ * so the last value set wins. */
+void otus__pb_attr_cursors(struct otus__pb *w, uint32_t field, const struct otus__acur *c,
                            uint32_t n);
 /* A string field (omitted when empty) with ill-formed UTF-8 replaced by U+FFFD. */
 void otus__pb_string(struct otus__pb *w, uint32_t field, const char *p, size_t n);
@@ -749,6 +867,17 @@ void otus__metrics_after_fork(void);
 void otus__encode_span(struct otus__pb *w, struct otus__span_rec *rec);
 /* Frees the encoders' scratch (background thread). */
 void otus__encode_scratch_free(void);
+
+/* ---- gzip (compress.c) ------------------------------------------------------------ */
+
+struct libdeflate_compressor;
+struct otus__gz {
+    struct libdeflate_compressor *c; /* owned */
+};
+int otus__gz_init(struct otus__gz *g);
+void otus__gz_free(struct otus__gz *g);
+/* Appends the gzip member of in[0..n) to out. 0, OTUS_ERR_NOMEM, OTUS_ERR_TOO_BIG. */
+int otus__gz_compress(struct otus__gz *g, const void *in, size_t n, struct otus_buf *out);
 
 /* ---- the background exporter (export.c) ------------------------------------------- */
 

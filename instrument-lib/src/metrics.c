@@ -81,60 +81,8 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
-/* The 128-bit multiply-and-fold of wyhash: one multiplication mixes 128 bits. */
-static inline uint64_t mum(uint64_t a, uint64_t b)
-{
-    __uint128_t r = (__uint128_t)a * b;
-    return (uint64_t)(r >> 64) ^ (uint64_t)r;
-}
-
-static inline uint64_t rd64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint64_t rd32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 #define H_P0 0xa0761d6478bd642full
 #define H_P1 0xe7037ed1a0b428dbull
-
-/* A wyhash-style hash: short strings (most keys and values) in two multiplications,
- * longer ones 16 bytes per multiplication. */
-static inline uint64_t hash_bytes(const void *data, size_t n, uint64_t seed)
-{
-    const unsigned char *p = data;
-    uint64_t a, b;
-    seed ^= H_P0;
-    if (n <= 16) {
-        if (n >= 4) {
-            size_t q = (n >> 3) << 2;
-            a = rd32(p) << 32 | rd32(p + q);
-            b = rd32(p + n - 4) << 32 | rd32(p + n - 4 - q);
-        } else if (n) {
-            a = (uint64_t)p[0] << 16 | (uint64_t)p[n >> 1] << 8 | p[n - 1];
-            b = 0;
-        } else {
-            a = b = 0;
-        }
-    } else {
-        size_t i = n;
-        while (i > 16) {
-            seed = mum(rd64(p) ^ H_P1, rd64(p + 8) ^ seed);
-            p += 16;
-            i -= 16;
-        }
-        a = rd64(p + i - 16);
-        b = rd64(p + i - 8);
-    }
-    return mum(H_P1 ^ n, mum(a ^ H_P1, b ^ seed));
-}
 
 static uint64_t value_hash(const struct otus_attr *a, int depth);
 
@@ -144,7 +92,7 @@ static uint64_t list_hash(const struct otus_attr *l, size_t n, int kv, int depth
     for (size_t i = 0; i < n; i++) {
         uint64_t e = value_hash(&l[i], depth + 1);
         if (kv)
-            e ^= hash_bytes(l[i].key ? l[i].key : "", l[i].key ? strlen(l[i].key) : 0, 7);
+            e ^= otus__hash_bytes(l[i].key ? l[i].key : "", l[i].key ? strlen(l[i].key) : 0, 7);
         h = mix64(h + e);
     }
     return h;
@@ -157,22 +105,22 @@ static uint64_t value_hash(const struct otus_attr *a, int depth)
         return t;
     switch (a->type) {
     case OTUS_TYPE_STRING:
-        return hash_bytes(a->v.s ? a->v.s : "", otus__attr_strlen(a), t);
+        return otus__hash_bytes(a->v.s ? a->v.s : "", otus__attr_strlen(a), t);
     case OTUS_TYPE_BOOL:
         return mix64(t | (uint64_t)(a->v.b != 0));
     case OTUS_TYPE_INT:
     case OTUS_TYPE_DOUBLE: {
         uint64_t b;
         memcpy(&b, &a->v.i, 8);
-        return mum(t ^ b ^ H_P0, H_P1);
+        return otus__mum(t ^ b ^ H_P0, H_P1);
     }
     case OTUS_TYPE_BYTES:
-        return hash_bytes(a->v.bytes ? a->v.bytes : "", a->v.bytes ? a->len : 0, t);
+        return otus__hash_bytes(a->v.bytes ? a->v.bytes : "", a->v.bytes ? a->len : 0, t);
     case OTUS_TYPE_STRING_ARRAY: {
         uint64_t h = t;
         for (uint32_t i = 0; a->v.strings && i < a->len; i++) {
             const char *s = a->v.strings[i] ? a->v.strings[i] : "";
-            h = mix64(h + hash_bytes(s, strlen(s), i));
+            h = mix64(h + otus__hash_bytes(s, strlen(s), i));
         }
         return h;
     }
@@ -183,9 +131,9 @@ static uint64_t value_hash(const struct otus_attr *a, int depth)
         return h;
     }
     case OTUS_TYPE_INT_ARRAY:
-        return hash_bytes(a->v.ints ? (const void *)a->v.ints : "", a->v.ints ? a->len * 8u : 0, t);
+        return otus__hash_bytes(a->v.ints ? (const void *)a->v.ints : "", a->v.ints ? a->len * 8u : 0, t);
     case OTUS_TYPE_DOUBLE_ARRAY:
-        return hash_bytes(a->v.doubles ? (const void *)a->v.doubles : "",
+        return otus__hash_bytes(a->v.doubles ? (const void *)a->v.doubles : "",
                           a->v.doubles ? a->len * 8u : 0, t);
     case OTUS_TYPE_ARRAY:
         return t ^ (a->v.list ? list_hash(a->v.list, a->len, 0, depth) : 0);
@@ -202,7 +150,7 @@ static inline uint64_t attr_hash(const struct otus_attr *a, uint32_t *klen)
     const char *k = a->key ? a->key : "";
     size_t kl = strlen(k);
     *klen = (uint32_t)kl;
-    return mum(hash_bytes(k, kl, 0x243f6a8885a308d3ull) ^ H_P1, value_hash(a, 0) ^ H_P0);
+    return otus__mum(otus__hash_bytes(k, kl, 0x243f6a8885a308d3ull) ^ H_P1, value_hash(a, 0) ^ H_P0);
 }
 
 static int value_equal(const struct otus_attr *x, const struct otus_attr *y, int depth);
@@ -614,7 +562,7 @@ static inline uint64_t fingerprint(const struct otus_metric *m, const struct otu
             v = a[i].v.b != 0;
         else
             memcpy(&v, &a[i].v, 8); /* a pointer, or an integer's or double's bits */
-        h = mum(h ^ (uintptr_t)a[i].key ^ ((uint64_t)a[i].type << 32 | a[i].len), v ^ H_P1);
+        h = otus__mum(h ^ (uintptr_t)a[i].key ^ ((uint64_t)a[i].type << 32 | a[i].len), v ^ H_P1);
     }
     return h;
 }

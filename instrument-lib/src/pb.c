@@ -15,7 +15,7 @@
 
 #include "common/buf.h"
 
-void otus__pb_raw(struct otus__pb *w, const void *p, size_t n)
+void otus__pb_raw_slow(struct otus__pb *w, const void *p, size_t n)
 {
     if (w->err || !n)
         return;
@@ -24,7 +24,7 @@ void otus__pb_raw(struct otus__pb *w, const void *p, size_t n)
         w->err = rc;
 }
 
-void otus__pb_varint(struct otus__pb *w, uint64_t v)
+void otus__pb_varint_slow(struct otus__pb *w, uint64_t v)
 {
     unsigned char tmp[10];
     size_t n = 0;
@@ -92,22 +92,11 @@ void otus__pb_bytes(struct otus__pb *w, uint32_t field, const void *p, size_t n)
         otus__pb_bytes_always(w, field, p, n);
 }
 
-size_t otus__pb_open(struct otus__pb *w, uint32_t field)
-{
-    otus__pb_tag(w, field, 2);
-    otus__pb_raw(w, "", 1); /* one-byte length placeholder */
-    return w->err ? 0 : w->b->len;
-}
-
-void otus__pb_close(struct otus__pb *w, size_t mark)
+void otus__pb_close_long(struct otus__pb *w, size_t mark)
 {
     if (w->err)
         return;
     size_t len = w->b->len - mark;
-    if (len < 0x80) {
-        w->b->data[mark - 1] = (char)len;
-        return;
-    }
     unsigned char tmp[10];
     size_t n = 0;
     uint64_t v = len;
@@ -169,6 +158,14 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
 static int utf8_valid(const unsigned char *s, size_t n)
 {
     size_t i = 0;
+    /* ASCII eight bytes at a time first: most keys and values are. */
+    while (i + 8 <= n) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+        if (v & 0x8080808080808080ull)
+            break;
+        i += 8;
+    }
     while (i < n) {
         if (s[i] < 0x80) {
             i++;
@@ -552,60 +549,51 @@ uint64_t otus__attr_skip_key(struct otus__rd *r, char *key, size_t cap, size_t *
     return h;
 }
 
-#define DEDUP_MAX 1024
-#define DEDUP_KEY 256
-
-struct dedup_ent {
-    uint64_t hash;
-    size_t klen;
-    char key[DEDUP_KEY];
-};
-
-/* Scratch of the background thread (the only caller). */
-static struct dedup_ent *dedup;
-
-static int dedup_reserve(struct otus__pb *w)
+void otus__acur_take(struct otus__acur *c, struct otus__rd *r)
 {
-    if (!dedup)
-        dedup = malloc(DEDUP_MAX * sizeof(*dedup));
-    if (!dedup)
-        w->err = OTUS_ERR_NOMEM;
-    return dedup != NULL;
+    c->at = *r;
+    uint8_t type = otus__rd_u8(r);
+    uint16_t kl = otus__rd_u16(r);
+    c->key_len = kl;
+    if (r->end - r->p >= kl) {
+        c->key_hash = otus__hash_bytes(r->p, kl, 0);
+        r->p += kl;
+    } else { /* a key across blocks: copied to hash it (rare) */
+        char key[OTUS__KEY_MAX];
+        otus__rd_bytes(r, key, kl);
+        c->key_hash = otus__hash_bytes(key, kl, 0);
+    }
+    skip_value(r, type);
 }
 
-/* Writes the attributes at[0..n) as KeyValues; a key that appears again later is left
- * out, so the last value set wins. Keys are compared by hash, then by content. Past
- * DEDUP_MAX entries the rest are written as they are. */
-void otus__pb_attr_cursors(struct otus__pb *w, uint32_t field, const struct otus__rd *at,
+/* Whether the keys of two attributes are equal (hashes and lengths already are). */
+static int same_key(const struct otus__acur *a, const struct otus__acur *b)
+{
+    struct otus__rd x = a->at, y = b->at;
+    otus__rd_skip(&x, 3);
+    otus__rd_skip(&y, 3);
+    for (uint32_t i = 0; i < a->key_len; i++)
+        if (otus__rd_u8(&x) != otus__rd_u8(&y))
+            return 0;
+    return 1;
+}
+
+void otus__pb_attr_cursors(struct otus__pb *w, uint32_t field, const struct otus__acur *c,
                            uint32_t n)
 {
-    if (!dedup_reserve(w))
-        return;
-    uint32_t k = n < DEDUP_MAX ? n : DEDUP_MAX;
-    for (uint32_t i = 0; i < k; i++) {
-        struct otus__rd r = at[i];
-        size_t kl;
-        char key[DEDUP_KEY];
-        dedup[i].hash = otus__attr_skip_key(&r, key, sizeof(key), &kl);
-        dedup[i].klen = kl;
-        memcpy(dedup[i].key, key, kl < DEDUP_KEY ? kl : DEDUP_KEY);
-    }
     for (uint32_t i = 0; i < n; i++) {
         int later = 0;
-        if (i < k) {
-            size_t cmp = dedup[i].klen < DEDUP_KEY ? dedup[i].klen : DEDUP_KEY;
-            for (uint32_t j = i + 1; j < k && !later; j++)
-                later = dedup[j].hash == dedup[i].hash && dedup[j].klen == dedup[i].klen &&
-                        memcmp(dedup[j].key, dedup[i].key, cmp) == 0;
-        }
+        for (uint32_t j = i + 1; j < n && !later; j++)
+            later = c[j].key_hash == c[i].key_hash && c[j].key_len == c[i].key_len &&
+                    same_key(&c[i], &c[j]);
         if (later)
             continue;
-        struct otus__rd r = at[i];
+        struct otus__rd r = c[i].at;
         kv_stream(w, field, &r, 0);
     }
 }
 
-static struct otus__rd *run_at;
+static struct otus__acur *run_at;
 static uint32_t run_cap;
 
 void otus__pb_stream_attrs(struct otus__pb *w, uint32_t field, struct otus__rd *r, uint32_t count)
@@ -614,7 +602,7 @@ void otus__pb_stream_attrs(struct otus__pb *w, uint32_t field, struct otus__rd *
         uint32_t nc = run_cap ? run_cap : 64;
         while (nc < count)
             nc *= 2;
-        struct otus__rd *g = realloc(run_at, nc * sizeof(*g));
+        struct otus__acur *g = realloc(run_at, nc * sizeof(*g));
         if (!g) {
             w->err = OTUS_ERR_NOMEM;
             return;
@@ -622,19 +610,13 @@ void otus__pb_stream_attrs(struct otus__pb *w, uint32_t field, struct otus__rd *
         run_at = g;
         run_cap = nc;
     }
-    for (uint32_t i = 0; i < count; i++) {
-        run_at[i] = *r;
-        char key[1];
-        size_t kl;
-        otus__attr_skip_key(r, key, 0, &kl);
-    }
+    for (uint32_t i = 0; i < count; i++)
+        otus__acur_take(&run_at[i], r);
     otus__pb_attr_cursors(w, field, run_at, count);
 }
 
 void otus__pb_scratch_free(void)
 {
-    free(dedup);
-    dedup = NULL;
     free(run_at);
     run_at = NULL;
     run_cap = 0;
