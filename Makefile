@@ -50,6 +50,7 @@ AGENT_MAIN  := agent/main.c
 LIB_SRC     := $(sort $(wildcard instrument-lib/src/*.c))
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC   := $(sort $(wildcard bench/*.c))
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 
 # Agent side: plain objects. Library side: PIC objects, symbols hidden unless OTUS_API.
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -62,6 +63,7 @@ AGENT_MAIN_OBJ := $(call obj,$(AGENT_MAIN))
 LIB_PIC        := $(call pic,$(LIB_SRC) $(COMMON_SRC)) $(PROTO_PIC)
 
 AGENT_BIN   := $(BUILD)/bin/otus-agent
+EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/bin/%,$(EXAMPLE_SRC))
 LIB_SO_REAL := $(BUILD)/lib/libotus.so.$(VERSION)
 LIB_SO_NAME := $(BUILD)/lib/libotus.so.$(SOVERSION)
 LIB_SO      := $(BUILD)/lib/libotus.so
@@ -79,7 +81,7 @@ UNIT_BINS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
         clean format lint check-tools
 .DEFAULT_GOAL := all
 
-all: $(AGENT_BIN) $(LIB_SO) $(LIB_A) $(LIB_PC) $(UNIT_BINS) $(PY_STAMP)
+all: $(AGENT_BIN) $(LIB_SO) $(LIB_A) $(LIB_PC) $(UNIT_BINS) $(PY_STAMP) $(EXAMPLE_BINS)
 
 deps:
 	@scripts/deps.sh
@@ -206,6 +208,12 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(AGENT_CORE_A)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(AGENT_CORE_A) $(PKG_LIBS) -lcmocka
+
+# ---- examples: programs that link libotus.so as a service does ---------------------------
+$(BUILD)/bin/%: $(BUILD)/obj/examples/%.o $(LIB_SO)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< -L$(BUILD)/lib -lotus -Wl,-rpath,'$$ORIGIN/../lib'
 
 # ---- benchmarks ----------------------------------------------------------------------------
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))

@@ -320,19 +320,23 @@ OTUS_API int otus_init(const struct otus_sdk_config *cfg);
 
 /*
  * Exports everything recorded before the call (metrics are collected now) and waits
- * until it has been sent or timeout_ms passed. Returns 0, OTUS_ERR_TIMEOUT (the
- * deadline passed; what was not sent stays queued and is retried), OTUS_ERR_STATE
- * (not running). Must not be called from a signal handler.
+ * until it has been sent or timeout_ms passed. A peer that answers 429 or 503 is
+ * retried within the time left (after its Retry-After); an unreachable peer is not
+ * waited for. Returns 0 when the peer accepted everything, else the first failure:
+ * OTUS_ERR_CONNECT, OTUS_ERR_HTTP_RETRY, OTUS_ERR_HTTP_REJECT, OTUS_ERR_TIMEOUT; what
+ * was not sent stays queued for the background thread's retries. OTUS_ERR_STATE when
+ * the library is not running. Must not be called from a signal handler.
  */
 OTUS_API int otus_flush(uint32_t timeout_ms);
 
 /*
- * Flushes (as otus_flush) within timeout_ms, stops the background thread and
- * releases the exporter's resources. Returns within timeout_ms plus a few
- * milliseconds even when the agent is unreachable; data still unsent at the deadline
- * is counted as dropped. Returns 0, OTUS_ERR_TIMEOUT (some data was dropped),
- * OTUS_ERR_STATE (not running). After it, record calls are no-ops and log calls
- * write synchronously to the JSON sink's default (stderr).
+ * Flushes as otus_flush() does within timeout_ms, stops the background thread and
+ * releases the exporter's resources. Returns within timeout_ms plus a few milliseconds
+ * even when the agent is unreachable or never answers. Returns 0 when everything was
+ * sent, else the first failure (as otus_flush), in which case what could not be sent
+ * is dropped and counted in otus_stats.export_dropped; OTUS_ERR_STATE when not
+ * running. After it, record calls are no-ops and log calls write to stderr on the
+ * caller's thread.
  */
 OTUS_API int otus_shutdown(uint32_t timeout_ms);
 
@@ -775,13 +779,20 @@ OTUS_API void otus_http_client_span_end(struct otus_http_span *h, int status_cod
  * that span's trace_id, span_id and trace_flags.
  * =================================================================================== */
 
-/* The lowest level written; read-only for callers (set by otus_init). */
-OTUS_API extern int otus_log_min_level;
+/* The live lowest level written (set by otus_init); the pointer never changes. */
+OTUS_API const int *otus_log_threshold(void);
 
-/* Non-zero when a record at level would be written. */
+/* Non-zero when a record at level would be written. Costs two loads and a compare:
+ * each translation unit fetches the threshold's address once. */
 static inline int otus_log_enabled(int level)
 {
-    return level >= __atomic_load_n(&otus_log_min_level, __ATOMIC_RELAXED);
+    static const int *threshold;
+    const int *t = __atomic_load_n(&threshold, __ATOMIC_RELAXED);
+    if (!t) {
+        t = otus_log_threshold();
+        __atomic_store_n(&threshold, t, __ATOMIC_RELAXED);
+    }
+    return level >= __atomic_load_n(t, __ATOMIC_RELAXED);
 }
 
 /*

@@ -75,6 +75,7 @@ struct otus__exporter {
     struct sigstate sig[OTUS__NSIGNALS];
     uint64_t next_metrics, next_calibrate;
     uint64_t logs_dropped_seen;
+    int lost; /* the first failure that made a flush give data up */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -510,6 +511,8 @@ static int send_pending(struct otus__exporter *e, uint64_t deadline)
             if (!first_rc)
                 first_rc = rc;
             if (rc == OTUS_ERR_HTTP_REJECT || rc == OTUS_ERR_CONFIG) {
+                if (!e->lost)
+                    e->lost = rc;
                 otus__diag(&otus__g.set, OTUS_LEVEL_ERROR,
                            "export of %s to %s refused (%s); %u items dropped",
                            signal_label((enum otus__signal)sig), otus__g.set.url[sig],
@@ -520,9 +523,9 @@ static int send_pending(struct otus__exporter *e, uint64_t deadline)
                 continue;
             }
             if (!s->failing)
-                otus__diag(&otus__g.set, OTUS_LEVEL_WARN, "export of %s to %s failed (%s); retrying",
+                otus__diag(&otus__g.set, OTUS_LEVEL_WARN, "export of %s to %s failed (%s)%s",
                            signal_label((enum otus__signal)sig), otus__g.set.url[sig],
-                           otus_strerror(rc));
+                           otus_strerror(rc), deadline ? "" : "; retrying");
             s->failing = 1;
             /* Exponential backoff with jitter, or the peer's Retry-After. */
             uint32_t b = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -565,7 +568,14 @@ static int flush_all(struct otus__exporter *e, uint64_t deadline)
         collect_metrics(e);
         e->next_metrics = now + (uint64_t)otus__g.set.metric_interval_ms * 1000000u;
     }
-    return send_pending(e, deadline);
+    e->lost = 0;
+    int rc = send_pending(e, deadline);
+    if (e->lost)
+        return e->lost; /* refused and dropped */
+    for (int sig = 0; sig < OTUS__NSIGNALS; sig++)
+        if (e->sig[sig].head)
+            return rc ? rc : OTUS_ERR_TIMEOUT; /* something is still queued */
+    return 0; /* everything accepted, possibly after retries */
 }
 
 static void *run(void *arg)

@@ -144,7 +144,6 @@ static void http_end(struct otus_http_span *h, int status, const char *error_typ
         otus_span_set_attrs(&h->span, sa, sn);
     if (error)
         otus_span_set_status(&h->span, OTUS_STATUS_ERROR, NULL);
-    otus_span_end(&h->span);
 
     struct otus_attr ma[8];
     size_t mn = 0;
@@ -166,7 +165,12 @@ static void http_end(struct otus_http_span *h, int status, const char *error_typ
         ma[mn++] = otus_attr_str("error.type", error_type);
     if (r->protocol_version)
         ma[mn++] = otus_attr_str("network.protocol.version", r->protocol_version);
+    /* While the span is still current: a sampled request's duration carries it as an
+     * exemplar. */
+    struct otus_span *saved = otus_span_swap_current(&h->span);
     otus_metric_record(server ? server_dur : client_dur, seconds, ma, mn);
+    otus_span_swap_current(saved);
+    otus_span_end(&h->span);
 }
 
 void otus_http_server_span_end(struct otus_http_span *h, int status_code, const char *error_type)

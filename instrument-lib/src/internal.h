@@ -808,6 +808,9 @@ struct otus__log_rec {
     /* message bytes, then n_fields encoded attributes */
 };
 
+/* The lowest log level written (otus_log_threshold() points at it). */
+extern int otus__log_min_level;
+
 /* Writes the JSON line of rec to out. */
 int otus__log_format_json(struct otus_buf *out, const struct otus__log_rec *rec,
                           uint64_t unix_ns);

@@ -14,7 +14,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-int otus_log_min_level = OTUS_LEVEL_INFO;
+int otus__log_min_level = OTUS_LEVEL_INFO;
+
+const int *otus_log_threshold(void)
+{
+    return &otus__log_min_level;
+}
 
 static void fill_header(struct otus__log_rec *rec, int level, const struct otus_span_context *ctx,
                         uint32_t msg_len, uint32_t n_fields, uint32_t dropped)
@@ -39,7 +44,7 @@ static void fill_header(struct otus__log_rec *rec, int level, const struct otus_
 void otus_log_emit_ctx(int level, const struct otus_span_context *ctx, const char *msg,
                         const struct otus_attr *fields, size_t n_fields)
 {
-    if (level < __atomic_load_n(&otus_log_min_level, __ATOMIC_RELAXED))
+    if (level < __atomic_load_n(&otus__log_min_level, __ATOMIC_RELAXED))
         return;
     if (!fields)
         n_fields = 0;

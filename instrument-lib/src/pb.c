@@ -33,7 +33,7 @@ void otus__pb_varint_slow(struct otus__pb *w, uint64_t v)
         v >>= 7;
     }
     tmp[n++] = (unsigned char)v;
-    otus__pb_raw(w, tmp, n);
+    otus__pb_raw_slow(w, tmp, n); /* the buffer is short of room: grow it */
 }
 
 void otus__pb_uint(struct otus__pb *w, uint32_t field, uint64_t v)

@@ -61,14 +61,12 @@ static inline int hex_decode16(const unsigned char *s, uint8_t *out)
                               _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
     __m128i l = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('a' - 1)),
                               _mm_cmplt_epi8(v, _mm_set1_epi8('f' + 1)));
-    if (_mm_movemask_epi8(_mm_or_si128(d, l)) != 0xffff)
-        return -1;
     __m128i nib = _mm_sub_epi8(v, _mm_or_si128(_mm_and_si128(d, _mm_set1_epi8('0')),
                                                _mm_and_si128(l, _mm_set1_epi8('a' - 10))));
     __m128i pair = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(nib, _mm_set1_epi16(0x00ff)), 4),
                                 _mm_srli_epi16(nib, 8));
-    _mm_storel_epi64((__m128i *)out, _mm_packus_epi16(pair, pair));
-    return 0;
+    _mm_storel_epi64((__m128i *)out, _mm_packus_epi16(pair, pair)); /* stored either way */
+    return _mm_movemask_epi8(_mm_or_si128(d, l)) == 0xffff ? 0 : -1;
 #else
     return hex_decode(s, 8, out);
 #endif

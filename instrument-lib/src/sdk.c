@@ -237,7 +237,7 @@ int otus_init(const struct otus_sdk_config *cfg)
         goto out;
     otus__trace_configure();
     otus__exemplar_mode = otus__g.set.exemplar_filter;
-    __atomic_store_n(&otus_log_min_level, otus__g.set.log_level, __ATOMIC_RELAXED);
+    __atomic_store_n(&otus__log_min_level, otus__g.set.log_level, __ATOMIC_RELAXED);
     free(otus__g.service_name);
     otus__g.service_name = strdup(otus__g.set.service_name);
     if (!otus__g.service_name) {

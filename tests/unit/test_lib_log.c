@@ -171,7 +171,7 @@ static void trace_context_in_span(void **state)
 static void level_threshold(void **state)
 {
     (void)state;
-    assert_int_equal(otus_log_min_level, OTUS_LEVEL_DEBUG);
+    assert_int_equal(*otus_log_threshold(), OTUS_LEVEL_DEBUG);
     assert_false(otus_log_enabled(OTUS_LEVEL_TRACE));
     assert_true(otus_log_enabled(OTUS_LEVEL_DEBUG));
     otus_log_write(OTUS_LEVEL_TRACE, "too low", NULL, 0);
