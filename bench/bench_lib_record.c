@@ -157,9 +157,7 @@ static void op_extract(void)
     otus_context_extract(&extracted, tp_getter, NULL);
 }
 
-static void op_nothing(void)
-{
-}
+static void op_nothing(void) {}
 
 struct bench_case {
     const char *name;
@@ -202,17 +200,24 @@ static void start(int manual)
         exit(1);
     }
     s_counter = otus_metric_bind(otus_counter_create("bench.counter", NULL, NULL), NULL, 0);
-    static const double b14[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10};
+    static const double b14[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+                                 0.5,   0.75, 1,     2.5,  5,     7.5, 10};
     s_hist = otus_metric_bind(otus_histogram_create("bench.hist", "s", NULL, b14, 14), NULL, 0);
     s_exp = otus_metric_bind(otus_exp_histogram_create("bench.exp", "s", NULL, 0, 0), NULL, 0);
     m_unbound = otus_counter_create("bench.unbound", NULL, NULL);
     otus_traceparent_parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00", 55,
                            &unsampled_parent);
     otus_traceparent_parse(traceparent, 55, &inject_ctx);
-    static const char *keys[10] = {"http.request.method", "url.path",       "url.scheme",
-                                   "http.route",          "server.address", "server.port",
-                                   "client.address",      "user_agent.original",
-                                   "network.protocol.version", "http.response.status_code"};
+    static const char *keys[10] = {"http.request.method",
+                                   "url.path",
+                                   "url.scheme",
+                                   "http.route",
+                                   "server.address",
+                                   "server.port",
+                                   "client.address",
+                                   "user_agent.original",
+                                   "network.protocol.version",
+                                   "http.response.status_code"};
     for (int i = 0; i < 10; i++)
         attrs10[i] = i == 5 || i == 9 ? otus_attr_int(keys[i], i == 5 ? 8080 : 200)
                                       : otus_attr_str(keys[i], "a-typical-value");
@@ -356,8 +361,8 @@ static void *receiver(void *arg)
                     goto done;
                 have += (size_t)n;
             }
-            static const char ok[] =
-                "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
+            static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+                                     "application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
             if (write(c, ok, sizeof(ok) - 1) < 0)
                 goto done;
             recv_requests++;
@@ -395,7 +400,8 @@ static uint64_t thread_cpu_ns(const char *name)
             char *p = strrchr(line, ')');
             unsigned long ut = 0, st = 0;
             /* fields after the command: state ppid ... utime(14) stime(15) */
-            if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+            if (p &&
+                sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
                 ns = (uint64_t)(ut + st) * 1000000000ull / (uint64_t)hz;
         }
         if (f)
@@ -460,11 +466,12 @@ static void export_cost(void)
     recv_stop = 1;
     pthread_join(rt, NULL);
     close(recv_fd);
-    printf("%-48s %5.2f %% of one core   (%llu spans exported in %lu requests, %llu dropped; target < 3 %%)\n",
+    printf("%-48s %5.2f %% of one core   (%llu spans exported in %lu requests, %llu dropped; "
+           "target < 3 %%)\n",
            "export at 50,000 spans/s (background thread)", 100.0 * (double)cpu / (double)wall,
            (unsigned long long)(after.spans_exported - before.spans_exported), recv_requests,
-           (unsigned long long)(after.spans_dropped - before.spans_dropped +
-                                after.export_dropped - before.export_dropped));
+           (unsigned long long)(after.spans_dropped - before.spans_dropped + after.export_dropped -
+                                before.export_dropped));
 }
 
 /* ---- callgrind ----------------------------------------------------------------------------- */
@@ -498,10 +505,11 @@ static double callgrind_ir(const char *self, const char *name, long n)
 {
     char out[256], cmd[1024];
     snprintf(out, sizeof(out), "/tmp/otus-bench-callgrind.%d.%s", (int)getpid(), name);
-    snprintf(cmd, sizeof(cmd),
-             "valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file=%s %s --ir %s %ld "
-             ">/dev/null 2>&1",
-             out, self, name, n);
+    snprintf(
+        cmd, sizeof(cmd),
+        "valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file=%s %s --ir %s %ld "
+        ">/dev/null 2>&1",
+        out, self, name, n);
     if (system(cmd) != 0)
         return -1;
     FILE *f = fopen(out, "r");

@@ -74,9 +74,12 @@ static int finish(void)
 
 static void metrics(void)
 {
-    struct otus_metric *requests = otus_counter_create("demo.requests", "{request}", "Requests handled");
-    struct otus_attr get[2] = {otus_attr_str("http.route", "/users"), otus_attr_str("method", "GET")};
-    struct otus_attr post[2] = {otus_attr_str("method", "POST"), otus_attr_str("http.route", "/orders")};
+    struct otus_metric *requests =
+        otus_counter_create("demo.requests", "{request}", "Requests handled");
+    struct otus_attr get[2] = {otus_attr_str("http.route", "/users"),
+                               otus_attr_str("method", "GET")};
+    struct otus_attr post[2] = {otus_attr_str("method", "POST"),
+                                otus_attr_str("http.route", "/orders")};
     struct otus_series *users = otus_metric_bind(requests, get, 2);
     otus_series_add(users, 1);
     otus_series_add(users, 2);

@@ -241,10 +241,10 @@ enum otus_level {
 #define OTUS_COMPRESSION_NONE    2
 
 /* struct otus_sdk_config flags. */
-#define OTUS_SDK_IGNORE_ENV     0x1u /* read no OTEL_* or OTUS_* environment variable */
-#define OTUS_SDK_DISABLED       0x2u /* as OTEL_SDK_DISABLED=true */
-#define OTUS_SDK_NO_TRACE_EXPORT  0x4u /* as OTEL_TRACES_EXPORTER=none */
-#define OTUS_SDK_NO_METRIC_EXPORT 0x8u /* as OTEL_METRICS_EXPORTER=none */
+#define OTUS_SDK_IGNORE_ENV       0x1u  /* read no OTEL_* or OTUS_* environment variable */
+#define OTUS_SDK_DISABLED         0x2u  /* as OTEL_SDK_DISABLED=true */
+#define OTUS_SDK_NO_TRACE_EXPORT  0x4u  /* as OTEL_TRACES_EXPORTER=none */
+#define OTUS_SDK_NO_METRIC_EXPORT 0x8u  /* as OTEL_METRICS_EXPORTER=none */
 #define OTUS_SDK_NO_LOG_EXPORT    0x10u /* as OTEL_LOGS_EXPORTER=none (the JSON sink stays) */
 
 /* Receives the library's own diagnostics (invalid settings, export failures).
@@ -260,33 +260,38 @@ typedef void (*otus_diag_fn)(void *arg, int level, const char *message);
  * of otus_init() only.
  */
 struct otus_sdk_config {
-    uint32_t size;                 /* sizeof(struct otus_sdk_config), set by otus_sdk_config_init */
-    uint32_t flags;                /* OTUS_CONFIG_* */
-    const char *service_name;      /* service.name (OTEL_SERVICE_NAME) */
-    const char *service_version;   /* service.version */
-    const char *resource_attributes; /* "k=v,k2=v2", percent-encoded values (OTEL_RESOURCE_ATTRIBUTES) */
-    const char *endpoint;          /* base URL; "v1/<signal>" is appended (OTEL_EXPORTER_OTLP_ENDPOINT) */
-    const char *traces_endpoint;   /* used as given (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) */
-    const char *metrics_endpoint;  /* used as given (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) */
-    const char *logs_endpoint;     /* used as given (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) */
-    const char *headers;           /* "k=v,k2=v2" request headers (OTEL_EXPORTER_OTLP_HEADERS) */
-    int compression;               /* OTUS_COMPRESSION_* */
-    uint32_t export_timeout_ms;    /* per request (OTEL_EXPORTER_OTLP_TIMEOUT), default 10000 */
-    int sampler;                   /* enum otus_sampler */
-    double sampler_ratio;          /* for the ratio samplers, [0, 1]; read when sampler is one */
-    uint32_t propagators;          /* OTUS_PROPAGATOR_* bits (OTEL_PROPAGATORS) */
+    uint32_t size;  /* sizeof(struct otus_sdk_config), set by otus_sdk_config_init() */
+    uint32_t flags; /* OTUS_SDK_* */
+    /* Resource: service.name (OTEL_SERVICE_NAME), service.version, and more attributes
+     * as "k=v,k2=v2" with percent-encoded values (OTEL_RESOURCE_ATTRIBUTES). */
+    const char *service_name;
+    const char *service_version;
+    const char *resource_attributes;
+    /* Where to send: a base URL that gets "v1/<signal>" appended
+     * (OTEL_EXPORTER_OTLP_ENDPOINT), or per-signal URLs used as given
+     * (OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT). Default http://localhost:4318. */
+    const char *endpoint;
+    const char *traces_endpoint;
+    const char *metrics_endpoint;
+    const char *logs_endpoint;
+    const char *headers;        /* "k=v,k2=v2" (OTEL_EXPORTER_OTLP_HEADERS) */
+    int compression;            /* OTUS_COMPRESSION_* (OTEL_EXPORTER_OTLP_COMPRESSION) */
+    uint32_t export_timeout_ms; /* per request (OTEL_EXPORTER_OTLP_TIMEOUT), default 10000 */
+    int sampler;                /* enum otus_sampler (OTEL_TRACES_SAMPLER) */
+    double sampler_ratio;       /* for the ratio samplers, [0, 1]; read when sampler is one */
+    uint32_t propagators;       /* OTUS_PROPAGATOR_* bits (OTEL_PROPAGATORS) */
     uint32_t metric_export_interval_ms; /* OTEL_METRIC_EXPORT_INTERVAL, default 60000 */
-    uint32_t max_series;           /* series per instrument before overflow, default 2000 */
-    uint32_t span_queue_size;      /* OTEL_BSP_MAX_QUEUE_SIZE, default 2048 */
-    uint32_t span_batch_size;      /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, default 512 */
+    uint32_t max_series;      /* series per instrument before the overflow series, default 2000 */
+    uint32_t span_queue_size; /* OTEL_BSP_MAX_QUEUE_SIZE, default 2048 */
+    uint32_t span_batch_size; /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, default 512 */
     uint32_t span_schedule_delay_ms; /* OTEL_BSP_SCHEDULE_DELAY, default 5000 */
-    uint32_t log_queue_size;       /* OTEL_BLRP_MAX_QUEUE_SIZE, default 2048 */
-    uint32_t log_batch_size;       /* OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, default 512 */
-    uint32_t log_schedule_delay_ms; /* OTEL_BLRP_SCHEDULE_DELAY, default 1000 */
-    int log_output;                /* enum otus_log_output (OTUS_LOG_OUTPUT) */
-    const char *log_path;          /* for OTUS_LOG_OUTPUT_FILE */
-    int log_level;                 /* lowest enum otus_level written (OTUS_LOG_LEVEL), default INFO */
-    otus_diag_fn diag;             /* NULL: diagnostics go to stderr as JSON lines */
+    uint32_t log_queue_size;         /* OTEL_BLRP_MAX_QUEUE_SIZE, default 2048 */
+    uint32_t log_batch_size;         /* OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, default 512 */
+    uint32_t log_schedule_delay_ms;  /* OTEL_BLRP_SCHEDULE_DELAY, default 1000 */
+    int log_output;                  /* enum otus_log_output (OTUS_LOG_OUTPUT) */
+    const char *log_path;            /* for OTUS_LOG_OUTPUT_FILE */
+    int log_level;     /* lowest enum otus_level written (OTUS_LOG_LEVEL), default INFO */
+    otus_diag_fn diag; /* NULL: diagnostics go to stderr as JSON lines */
     void *diag_arg;
 };
 
@@ -350,8 +355,8 @@ struct otus_stats {
     uint64_t spans_exported;       /* accepted by the peer */
     uint64_t logs_exported;
     uint64_t metric_points_exported;
-    uint64_t export_failures;      /* requests that failed (each retry counts) */
-    uint64_t export_dropped;       /* items given up on (retry buffer full, deadline) */
+    uint64_t export_failures; /* requests that failed (each retry counts) */
+    uint64_t export_dropped;  /* items given up on (retry buffer full, deadline) */
 };
 
 /* Fills out with the current counts. */
@@ -370,11 +375,11 @@ struct otus_metric; /* an instrument; valid until the process exits */
 struct otus_series; /* an instrument bound to one attribute set; valid until exit */
 
 enum otus_metric_kind {
-    OTUS_COUNTER = 1,     /* monotonic sum; negative increments are refused */
-    OTUS_UPDOWN_COUNTER,  /* non-monotonic sum */
-    OTUS_GAUGE,           /* last value */
-    OTUS_HISTOGRAM,       /* explicit buckets */
-    OTUS_EXP_HISTOGRAM,   /* base-2 exponential buckets */
+    OTUS_COUNTER = 1,    /* monotonic sum; negative increments are refused */
+    OTUS_UPDOWN_COUNTER, /* non-monotonic sum */
+    OTUS_GAUGE,          /* last value */
+    OTUS_HISTOGRAM,      /* explicit buckets */
+    OTUS_EXP_HISTOGRAM,  /* base-2 exponential buckets */
 };
 
 #define OTUS_VALUE_DEFAULT 0 /* int for counters, double for gauges and histograms */
@@ -387,11 +392,12 @@ struct otus_metric_opts {
     const char *unit;        /* UCUM, e.g. "s", "By", "{request}"; NULL: none */
     const char *description; /* NULL: none */
     int value_type;          /* OTUS_VALUE_* */
-    const double *bounds;    /* explicit histogram: increasing boundaries; NULL: OpenTelemetry's defaults */
+    const double
+        *bounds; /* explicit histogram: increasing boundaries; NULL: OpenTelemetry's defaults */
     size_t n_bounds;
-    int max_size;            /* exponential: buckets per range, 0: 160 */
-    int max_scale;           /* exponential: -10..20, 0 means 20 (pass OTUS_SCALE_ZERO for 0) */
-    uint32_t max_series;     /* 0: the configured limit (default 2000) */
+    int max_size;        /* exponential: buckets per range, 0: 160 */
+    int max_scale;       /* exponential: -10..20, 0 means 20 (pass OTUS_SCALE_ZERO for 0) */
+    uint32_t max_series; /* 0: the configured limit (default 2000) */
 };
 
 #define OTUS_SCALE_ZERO (-128) /* max_scale of exactly 0 */
@@ -413,8 +419,8 @@ OTUS_API struct otus_metric *otus_updown_counter_create(const char *name, const 
 OTUS_API struct otus_metric *otus_gauge_create(const char *name, const char *unit,
                                                const char *description);
 OTUS_API struct otus_metric *otus_histogram_create(const char *name, const char *unit,
-                                                   const char *description,
-                                                   const double *bounds, size_t n_bounds);
+                                                   const char *description, const double *bounds,
+                                                   size_t n_bounds);
 OTUS_API struct otus_metric *otus_exp_histogram_create(const char *name, const char *unit,
                                                        const char *description, int max_size,
                                                        int max_scale);
@@ -441,8 +447,8 @@ OTUS_API void otus_series_set_int(struct otus_series *s, int64_t v);
  * a new set is created on the spot). */
 OTUS_API void otus_metric_add(struct otus_metric *m, int64_t v, const struct otus_attr *attrs,
                               size_t n_attrs);
-OTUS_API void otus_metric_add_double(struct otus_metric *m, double v,
-                                     const struct otus_attr *attrs, size_t n_attrs);
+OTUS_API void otus_metric_add_double(struct otus_metric *m, double v, const struct otus_attr *attrs,
+                                     size_t n_attrs);
 OTUS_API void otus_metric_record(struct otus_metric *m, double v, const struct otus_attr *attrs,
                                  size_t n_attrs);
 OTUS_API void otus_metric_set(struct otus_metric *m, double v, const struct otus_attr *attrs,
@@ -475,8 +481,8 @@ enum otus_span_status {
 struct otus_span_context {
     uint8_t trace_id[OTUS_TRACE_ID_SIZE];
     uint8_t span_id[OTUS_SPAN_ID_SIZE];
-    uint8_t trace_flags;    /* OTUS_TRACE_FLAG_SAMPLED */
-    uint8_t is_remote;      /* extracted from a carrier */
+    uint8_t trace_flags; /* OTUS_TRACE_FLAG_SAMPLED */
+    uint8_t is_remote;   /* extracted from a carrier */
     uint16_t tracestate_len;
     const char *tracestate; /* borrowed, validated W3C tracestate; NULL when empty */
 };
@@ -509,9 +515,9 @@ struct otus_link {
 #define OTUS_SPAN_DETACHED 0x2u /* do not make the new span current on this thread */
 
 struct otus_span_opts {
-    const struct otus_span *parent_span;     /* explicit parent span; wins over parent */
-    const struct otus_span_context *parent;  /* explicit parent context (e.g. extracted) */
-    const struct otus_attr *attrs;           /* initial attributes (seen by no sampler) */
+    const struct otus_span *parent_span;    /* explicit parent span; wins over parent */
+    const struct otus_span_context *parent; /* explicit parent context (e.g. extracted) */
+    const struct otus_attr *attrs;          /* initial attributes (seen by no sampler) */
     size_t n_attrs;
     const struct otus_link *links;
     size_t n_links;
@@ -558,8 +564,7 @@ OTUS_API void otus_span_add_link(struct otus_span *span, const struct otus_link 
 OTUS_API void otus_span_set_status(struct otus_span *span, int status, const char *description);
 OTUS_API void otus_span_update_name(struct otus_span *span, const char *name);
 /* An "exception" event with exception.type and exception.message; sets ERROR status. */
-OTUS_API void otus_span_record_error(struct otus_span *span, const char *type,
-                                     const char *message);
+OTUS_API void otus_span_record_error(struct otus_span *span, const char *type, const char *message);
 
 /* The calling thread's current span, or NULL. */
 OTUS_API struct otus_span *otus_span_current(void);
@@ -583,8 +588,8 @@ OTUS_API struct otus_span *otus_span_swap_current(struct otus_span *span);
  * fields appeared. Returns how many fields exist (which may exceed max). Values must
  * stay valid until the extract call returns.
  */
-typedef size_t (*otus_getter_fn)(void *carrier, const char *name, const char **values,
-                                 size_t *lens, size_t max);
+typedef size_t (*otus_getter_fn)(void *carrier, const char *name, const char **values, size_t *lens,
+                                 size_t max);
 
 /* Sets header name (lowercase) to value[0..len) in carrier, replacing any field of that
  * name. value is not NUL-terminated and is valid during the call only. */
@@ -693,9 +698,8 @@ OTUS_API int otus_baggage_remove(struct otus_baggage *b, const char *key);
  */
 OTUS_API int otus_propagators_extract(struct otus_context *ctx, struct otus_baggage *bag,
                                       otus_getter_fn get, void *carrier);
-OTUS_API void otus_propagators_inject(const struct otus_span *span,
-                                      const struct otus_baggage *bag, otus_setter_fn set,
-                                      void *carrier);
+OTUS_API void otus_propagators_inject(const struct otus_span *span, const struct otus_baggage *bag,
+                                      otus_setter_fn set, void *carrier);
 
 /* A getter over an array of n name/value pairs (name case-insensitive), for carriers
  * that are plain header arrays: pass the array itself as carrier. */
@@ -707,9 +711,8 @@ struct otus_header_list {
     const struct otus_header *h;
     size_t n;
 };
-OTUS_API size_t otus_header_list_get(void *carrier /* struct otus_header_list */,
-                                     const char *name, const char **values, size_t *lens,
-                                     size_t max);
+OTUS_API size_t otus_header_list_get(void *carrier /* struct otus_header_list */, const char *name,
+                                     const char **values, size_t *lens, size_t max);
 
 /* ===================================================================================
  * HTTP helpers (OpenTelemetry HTTP semantic conventions)
@@ -718,18 +721,18 @@ OTUS_API size_t otus_header_list_get(void *carrier /* struct otus_header_list */
 /* What is known about one HTTP request. Strings are borrowed until the matching
  * otus_http_*_end() returns. */
 struct otus_http_info {
-    const char *method;         /* as received or sent; unknown methods become _OTHER */
-    const char *scheme;         /* url.scheme: "http", "https" */
-    const char *path;           /* server: url.path */
-    const char *query;          /* server: url.query, without '?'; may be NULL */
-    const char *route;          /* server: http.route, a low-cardinality template; may be NULL */
-    const char *url;            /* client: url.full */
-    const char *server_address; /* server.address */
-    int server_port;            /* server.port; 0: unknown */
-    const char *client_address; /* server: client.address; may be NULL */
-    const char *user_agent;     /* user_agent.original; may be NULL */
+    const char *method;           /* as received or sent; unknown methods become _OTHER */
+    const char *scheme;           /* url.scheme: "http", "https" */
+    const char *path;             /* server: url.path */
+    const char *query;            /* server: url.query, without '?'; may be NULL */
+    const char *route;            /* server: http.route, a low-cardinality template; may be NULL */
+    const char *url;              /* client: url.full */
+    const char *server_address;   /* server.address */
+    int server_port;              /* server.port; 0: unknown */
+    const char *client_address;   /* server: client.address; may be NULL */
+    const char *user_agent;       /* user_agent.original; may be NULL */
     const char *protocol_version; /* network.protocol.version: "1.1", "2"; may be NULL */
-    otus_getter_fn get;         /* server: incoming headers, for trace context; may be NULL */
+    otus_getter_fn get;           /* server: incoming headers, for trace context; may be NULL */
     void *carrier;
 };
 
@@ -750,7 +753,8 @@ struct otus_http_span {
  * http.route, server.address, server.port, client.address, user_agent.original and
  * network.protocol.version. The span becomes current. req must outlive the span.
  */
-OTUS_API void otus_http_server_span_start(struct otus_http_span *h, const struct otus_http_info *req);
+OTUS_API void otus_http_server_span_start(struct otus_http_span *h,
+                                          const struct otus_http_info *req);
 
 /*
  * Ends the server span with http.response.status_code (when status_code > 0), ERROR
@@ -758,17 +762,18 @@ OTUS_API void otus_http_server_span_start(struct otus_http_span *h, const struct
  * status code), and records http.server.request.duration in seconds.
  */
 OTUS_API void otus_http_server_span_end(struct otus_http_span *h, int status_code,
-                                   const char *error_type);
+                                        const char *error_type);
 
 /* Starts a CLIENT span named "{method}", child of the current span, and injects its
  * context with the configured propagators through set/carrier (may be NULL). */
-OTUS_API void otus_http_client_span_start(struct otus_http_span *h, const struct otus_http_info *req,
-                                     otus_setter_fn set, void *carrier);
+OTUS_API void otus_http_client_span_start(struct otus_http_span *h,
+                                          const struct otus_http_info *req, otus_setter_fn set,
+                                          void *carrier);
 
 /* Ends the client span (ERROR for 4xx, 5xx or error_type) and records
  * http.client.request.duration in seconds. */
 OTUS_API void otus_http_client_span_end(struct otus_http_span *h, int status_code,
-                                   const char *error_type);
+                                        const char *error_type);
 
 /* ===================================================================================
  * Logs
@@ -802,11 +807,11 @@ static inline int otus_log_enabled(int level)
  * otus_shutdown() the line is formatted and written to stderr on the spot.
  */
 OTUS_API void otus_log_emit(int level, const char *msg, const struct otus_attr *fields,
-                             size_t n_fields);
+                            size_t n_fields);
 
 /* The same, tied to span context ctx instead of the current span (NULL: none). */
 OTUS_API void otus_log_emit_ctx(int level, const struct otus_span_context *ctx, const char *msg,
-                                 const struct otus_attr *fields, size_t n_fields);
+                                const struct otus_attr *fields, size_t n_fields);
 
 /* otus_log_emit behind the inline level check: a disabled level costs a compare. */
 static inline void otus_log_write(int level, const char *msg, const struct otus_attr *fields,

@@ -67,7 +67,8 @@ static size_t value_size(const struct otus_attr *a, uint32_t limit, int depth)
         size_t n = 4;
         for (uint32_t i = 0; a->v.list && i < a->len; i++) {
             const struct otus_attr *e = &a->v.list[i];
-            n += 3 + (a->type == OTUS_TYPE_KVLIST ? key_len(e) : 0) + value_size(e, limit, depth + 1);
+            n += 3 + (a->type == OTUS_TYPE_KVLIST ? key_len(e) : 0) +
+                 value_size(e, limit, depth + 1);
         }
         return n;
     }
@@ -227,7 +228,9 @@ void otus__attrs_write(struct otus__wr *w, const struct otus_attr *a, size_t n, 
         size_t need = 0;
         if (i < OTUS__FLAT_MAX && flat(t))
             need = kind + 3u + len[i].key +
-                   (t == OTUS_TYPE_STRING ? 4u + len[i].value : t == OTUS_TYPE_BOOL ? 1u : 8u);
+                   (t == OTUS_TYPE_STRING ? 4u + len[i].value
+                    : t == OTUS_TYPE_BOOL ? 1u
+                                          : 8u);
         if (!need || (size_t)(end - p) < need) {
             /* Not flat, or crossing into the next block: the general writer. */
             w->p = p;

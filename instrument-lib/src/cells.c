@@ -107,11 +107,11 @@ void otus__cells_acquire(struct otus__tls *t)
             unsigned bit = (unsigned)__builtin_ctzll(~used);
             unsigned slot = w * 64 + bit;
             if (!atomic_compare_exchange_weak_explicit(&otus__cells.used[w], &used,
-                                                       used | (1ull << bit),
-                                                       memory_order_acquire,
+                                                       used | (1ull << bit), memory_order_acquire,
                                                        memory_order_relaxed))
                 continue;
-            unsigned char *r = atomic_load_explicit(&otus__cells.region[slot], memory_order_acquire);
+            unsigned char *r =
+                atomic_load_explicit(&otus__cells.region[slot], memory_order_acquire);
             if (!r) {
                 r = map_region(otus__cells.region_size);
                 if (!r) {

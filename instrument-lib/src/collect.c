@@ -263,8 +263,9 @@ static int ecell_snapshot(const struct otus__ecell *c, struct otus__ecell *out, 
         uint64_t s1 = atomic_load_explicit(&c->seq, memory_order_acquire);
         if (s1 & 1)
             continue;
-#define COPY(f) atomic_store_explicit(&out->f, atomic_load_explicit(&c->f, memory_order_acquire), \
-                                      memory_order_relaxed)
+#define COPY(f)                                                                                    \
+    atomic_store_explicit(&out->f, atomic_load_explicit(&c->f, memory_order_acquire),              \
+                          memory_order_relaxed)
         COPY(count);
         COPY(sum);
         COPY(min);
@@ -352,8 +353,8 @@ static long encode_metric(struct otus__pb *w, struct otus_metric *m, uint64_t no
     otus__pb_string(w, 1, m->name, strlen(m->name));
     otus__pb_string(w, 2, m->description, strlen(m->description));
     otus__pb_string(w, 3, m->unit, strlen(m->unit));
-    uint32_t field = m->kind == OTUS_GAUGE ? 5
-                     : m->kind == OTUS_HISTOGRAM ? 9
+    uint32_t field = m->kind == OTUS_GAUGE           ? 5
+                     : m->kind == OTUS_HISTOGRAM     ? 9
                      : m->kind == OTUS_EXP_HISTOGRAM ? 10
                                                      : 7;
     size_t data = otus__pb_open(w, field);

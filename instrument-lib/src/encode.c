@@ -88,7 +88,8 @@ static void skip_attr_list(struct otus__rd *r)
 
 void otus__encode_span(struct otus__pb *w, struct otus__span_rec *rec)
 {
-    struct otus__blk *first = (struct otus__blk *)((unsigned char *)rec - offsetof(struct otus__blk, data));
+    struct otus__blk *first =
+        (struct otus__blk *)((unsigned char *)rec - offsetof(struct otus__blk, data));
     struct otus__rd r = {first->data + sizeof(*rec), first->data + first->len, first};
     struct otus__rd name = {0}, status = {0}, ts = {0};
     uint32_t name_len = 0, status_len = 0;
@@ -228,8 +229,7 @@ static const char *severity_text(int level)
     return "TRACE";
 }
 
-void otus__encode_log_record(struct otus__pb *w, const struct otus__log_rec *rec,
-                             uint64_t unix_ns)
+void otus__encode_log_record(struct otus__pb *w, const struct otus__log_rec *rec, uint64_t unix_ns)
 {
     size_t lr = otus__pb_open(w, 2); /* ScopeLogs.log_records */
     otus__pb_fixed64(w, 1, unix_ns);

@@ -27,7 +27,7 @@
 #define MIN_SCALE (-10)
 
 static double bound10[(1 << TAB_SCALE) + 1]; /* 2^(j/1024) */
-static uint16_t lut10[2048];                  /* scale-10 sub-bucket at mantissa k/2048 */
+static uint16_t lut10[2048];                 /* scale-10 sub-bucket at mantissa k/2048 */
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
 
 static void build_tables(void)

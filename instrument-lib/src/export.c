@@ -31,13 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 
-
-#define TICK_NS         (100u * 1000000u)
-#define MAX_PENDING     8  /* requests queued per signal (metrics: 1, the newest) */
-#define BACKOFF_MIN_MS  500
-#define BACKOFF_MAX_MS  30000
-#define RESP_MAX        65536
-#define USER_AGENT      "OTel-OTLP-Exporter-C/" OTUS_VERSION_STRING " (otus)"
+#define TICK_NS        (100u * 1000000u)
+#define MAX_PENDING    8 /* requests queued per signal (metrics: 1, the newest) */
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+#define RESP_MAX       65536
+#define USER_AGENT     "OTel-OTLP-Exporter-C/" OTUS_VERSION_STRING " (otus)"
 
 struct pending {
     struct pending *next;
@@ -49,9 +48,9 @@ struct pending {
 struct sigstate {
     struct pending *head, *tail;
     uint32_t n_pending;
-    uint64_t next_try;    /* mono ns */
+    uint64_t next_try; /* mono ns */
     uint32_t backoff_ms;
-    int failing;          /* an outage already reported */
+    int failing;           /* an outage already reported */
     struct otus_buf batch; /* the open request */
     size_t mark_r, mark_s;
     uint32_t batch_items;
@@ -458,9 +457,11 @@ static int post(struct otus__exporter *e, enum otus__signal sig, const struct pe
             otus__stat_add(OTUS__STAT_EXPORT_DROPPED, rejected);
             otus__diag(&otus__g.set, OTUS_LEVEL_WARN, "the peer rejected %llu of %u %s",
                        (unsigned long long)rejected, p->items,
-                       sig == OTUS__TRACES ? "spans" : sig == OTUS__LOGS ? "log records" : "points");
+                       sig == OTUS__TRACES ? "spans"
+                       : sig == OTUS__LOGS ? "log records"
+                                           : "points");
         }
-        otus__stat_add(sig == OTUS__TRACES  ? OTUS__STAT_SPANS_EXPORTED
+        otus__stat_add(sig == OTUS__TRACES ? OTUS__STAT_SPANS_EXPORTED
                        : sig == OTUS__LOGS ? OTUS__STAT_LOGS_EXPORTED
                                            : OTUS__STAT_POINTS_EXPORTED,
                        p->items - rejected);
@@ -492,7 +493,8 @@ static int send_pending(struct otus__exporter *e, uint64_t deadline)
                     first_rc = OTUS_ERR_TIMEOUT;
                 break;
             }
-            int rc = e->curl[sig] ? post(e, (enum otus__signal)sig, s->head, deadline) : OTUS_ERR_CONNECT;
+            int rc = e->curl[sig] ? post(e, (enum otus__signal)sig, s->head, deadline)
+                                  : OTUS_ERR_CONNECT;
             if (rc == 0) {
                 struct pending *p = s->head;
                 s->head = p->next;
@@ -575,7 +577,7 @@ static int flush_all(struct otus__exporter *e, uint64_t deadline)
     for (int sig = 0; sig < OTUS__NSIGNALS; sig++)
         if (e->sig[sig].head)
             return rc ? rc : OTUS_ERR_TIMEOUT; /* something is still queued */
-    return 0; /* everything accepted, possibly after retries */
+    return 0;                                  /* everything accepted, possibly after retries */
 }
 
 static void *run(void *arg)
@@ -615,7 +617,8 @@ static void *run(void *arg)
         drain_logs(e, now);
         drain_spans(e, now);
         struct sigstate *t = &e->sig[OTUS__TRACES], *l = &e->sig[OTUS__LOGS];
-        if (t->batch_items && now - t->batch_start >= (uint64_t)otus__g.set.span_delay_ms * 1000000u)
+        if (t->batch_items &&
+            now - t->batch_start >= (uint64_t)otus__g.set.span_delay_ms * 1000000u)
             batch_close(e, OTUS__TRACES);
         if (l->batch_items && now - l->batch_start >= (uint64_t)otus__g.set.log_delay_ms * 1000000u)
             batch_close(e, OTUS__LOGS);
@@ -731,9 +734,10 @@ int otus__exporter_start(void)
         for (size_t i = 0; i < otus__g.set.n_headers[sig]; i++) {
             const struct otus__kv *kv = &otus__g.set.headers[sig][i];
             if (!valid_header(kv->key, kv->value) ||
-                (size_t)snprintf(line, sizeof(line), "%s: %s", kv->key, kv->value) >= sizeof(line)) {
-                otus__diag(&otus__g.set, OTUS_LEVEL_WARN, "export header '%s' is not valid; ignored",
-                           kv->key);
+                (size_t)snprintf(line, sizeof(line), "%s: %s", kv->key, kv->value) >=
+                    sizeof(line)) {
+                otus__diag(&otus__g.set, OTUS_LEVEL_WARN,
+                           "export header '%s' is not valid; ignored", kv->key);
                 continue;
             }
             if (!(n = curl_slist_append(e->headers[sig], line)))

@@ -17,7 +17,7 @@
 static struct otus_metric *server_dur, *client_dur;
 
 static const double duration_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
-                                         0.5,   0.75, 1,     2.5,  5,     7.5,  10};
+                                         0.5,   0.75, 1,     2.5,  5,     7.5, 10};
 
 int otus__http_metrics_init(void)
 {
@@ -36,8 +36,8 @@ int otus__http_metrics_init(void)
     return server_dur && client_dur ? 0 : OTUS_ERR_NOMEM;
 }
 
-static const char *const known_methods[] = {"CONNECT", "DELETE", "GET",   "HEAD",  "OPTIONS",
-                                            "PATCH",   "POST",   "PUT",   "TRACE", "QUERY"};
+static const char *const known_methods[] = {"CONNECT", "DELETE", "GET", "HEAD",  "OPTIONS",
+                                            "PATCH",   "POST",   "PUT", "TRACE", "QUERY"};
 
 /* The method as http.request.method records it: a known method, or "_OTHER". */
 static const char *normalise_method(const char *m)
@@ -49,8 +49,7 @@ static const char *normalise_method(const char *m)
     return "_OTHER";
 }
 
-static size_t common_attrs(const struct otus_http_info *r, const char *method,
-                           struct otus_attr *a)
+static size_t common_attrs(const struct otus_http_info *r, const char *method, struct otus_attr *a)
 {
     size_t n = 0;
     a[n++] = otus_attr_str("http.request.method", method);
@@ -103,7 +102,7 @@ void otus_http_server_span_start(struct otus_http_span *h, const struct otus_htt
 }
 
 void otus_http_client_span_start(struct otus_http_span *h, const struct otus_http_info *r,
-                            otus_setter_fn set, void *carrier)
+                                 otus_setter_fn set, void *carrier)
 {
     h->req = r;
     h->kind = OTUS_SPAN_CLIENT;

@@ -46,16 +46,16 @@ struct otus__kv {
 /* The resolved configuration: struct otus_sdk_config over the environment over defaults. */
 struct otus__settings {
     int disabled;
-    char *service_name;         /* owned, never NULL once loaded */
-    struct otus__kv *resource;  /* owned; service.name is not in here */
+    char *service_name;        /* owned, never NULL once loaded */
+    struct otus__kv *resource; /* owned; service.name is not in here */
     size_t n_resource;
-    char *url[OTUS__NSIGNALS];  /* owned full request URLs */
+    char *url[OTUS__NSIGNALS];                /* owned full request URLs */
     struct otus__kv *headers[OTUS__NSIGNALS]; /* owned */
     size_t n_headers[OTUS__NSIGNALS];
     int gzip[OTUS__NSIGNALS];
     uint32_t timeout_ms[OTUS__NSIGNALS];
     int export_enabled[OTUS__NSIGNALS];
-    int sampler;  /* enum otus_sampler, never DEFAULT once loaded */
+    int sampler; /* enum otus_sampler, never DEFAULT once loaded */
     double ratio;
     uint32_t propagators; /* OTUS_PROPAGATOR_* bits; 0 means none */
     uint32_t metric_interval_ms;
@@ -162,7 +162,8 @@ void otus__rng_seed(struct otus__tls *t);
 static inline uint64_t otus__rand64(void)
 {
     struct otus__tls *t = &otus__tls;
-    if (OTUS__UNLIKELY(t->rng_gen != atomic_load_explicit(&otus__fork_gen, memory_order_relaxed) + 1))
+    if (OTUS__UNLIKELY(t->rng_gen !=
+                       atomic_load_explicit(&otus__fork_gen, memory_order_relaxed) + 1))
         otus__rng_seed(t);
     t->rng += 0xa0761d6478bd642full;
     __uint128_t m = (__uint128_t)t->rng * (t->rng ^ 0xe7037ed1a0b428dbull);
@@ -178,9 +179,9 @@ void otus__new_span_id(uint8_t id[8]);
  * past the exclusive slots and by nested (signal handler) records. Slots 1..SLOTS-1
  * each belong to one live thread and are written with plain loads and stores. */
 #define OTUS__SLOTS            128
-#define OTUS__SLOT_SHARED_MARK OTUS__SLOTS /* otus__tls.slot of a thread on region 0 */
-#define OTUS__REGION_SIZE ((size_t)64 << 20) /* virtual bytes of cells per slot */
-#define OTUS__REGION_CACHE 4096 /* bytes at the start of a region: the owner's lookup cache */
+#define OTUS__SLOT_SHARED_MARK OTUS__SLOTS        /* otus__tls.slot of a thread on region 0 */
+#define OTUS__REGION_SIZE      ((size_t)64 << 20) /* virtual bytes of cells per slot */
+#define OTUS__REGION_CACHE     4096 /* bytes at the start of a region: the owner's lookup cache */
 
 struct otus__cellspace {
     unsigned char *_Atomic region[OTUS__SLOTS]; /* mapped on first acquisition */
@@ -215,7 +216,7 @@ struct otus__attrset {
     uint64_t *ah;        /* per attribute: hash of key and value */
     uint32_t *klen;      /* per attribute: key length */
     size_t n;
-    uint64_t hash;       /* sum of ah[]: the order of attributes does not matter */
+    uint64_t hash; /* sum of ah[]: the order of attributes does not matter */
 };
 
 /* Explicit histogram cell: layout in every slot region at the series' offset. */
@@ -223,9 +224,9 @@ struct otus__hcell {
     _Atomic uint64_t seq;  /* seqlock: odd while being written */
     _Atomic uint64_t lock; /* shared region: spin flag */
     _Atomic uint64_t count;
-    _Atomic uint64_t sum;  /* double bits */
-    _Atomic uint64_t min;  /* double bits */
-    _Atomic uint64_t max;  /* double bits */
+    _Atomic uint64_t sum;      /* double bits */
+    _Atomic uint64_t min;      /* double bits */
+    _Atomic uint64_t max;      /* double bits */
     _Atomic uint64_t bucket[]; /* n_bounds + 1 */
 };
 
@@ -250,19 +251,19 @@ struct otus__exemplar {
 
 struct otus_series {
     /* Read by every record. */
-    size_t off;              /* cell offset; SIZE_MAX: no cell space (records dropped) */
-    uint8_t op;              /* OTUS__OP_* */
-    uint8_t mono;            /* a counter: negative increments refused */
-    uint16_t n_pad;          /* histogram: bounds, padded with +inf to an even count */
+    size_t off;                  /* cell offset; SIZE_MAX: no cell space (records dropped) */
+    uint8_t op;                  /* OTUS__OP_* */
+    uint8_t mono;                /* a counter: negative increments refused */
+    uint16_t n_pad;              /* histogram: bounds, padded with +inf to an even count */
     int32_t max_size, max_scale; /* exponential */
-    const double *bounds;    /* histogram: the instrument's padded bounds */
-    _Atomic uint64_t start_ns; /* Unix ns of the first measurement; 0: none yet */
-    size_t ex_off;           /* exemplar cells; SIZE_MAX: none */
-    _Atomic uint64_t gauge;  /* gauge: value bits */
+    const double *bounds;        /* histogram: the instrument's padded bounds */
+    _Atomic uint64_t start_ns;   /* Unix ns of the first measurement; 0: none yet */
+    size_t ex_off;               /* exemplar cells; SIZE_MAX: none */
+    _Atomic uint64_t gauge;      /* gauge: value bits */
     struct otus_metric *metric;
     struct otus_series *next; /* the instrument's list, newest first */
     struct otus__attrset attrs;
-    int overflow;            /* the otel.metric.overflow=true series */
+    int overflow; /* the otel.metric.overflow=true series */
 };
 
 /* Instrument arena: lock-free bump allocation of series and attribute copies. */
@@ -271,7 +272,7 @@ struct otus__arena_chunk;
 struct otus_metric {
     struct otus_metric *next; /* registry list */
     int kind;
-    int value_type; /* OTUS_VALUE_INT or OTUS_VALUE_DOUBLE */
+    int value_type;                  /* OTUS_VALUE_INT or OTUS_VALUE_DOUBLE */
     char *name, *unit, *description; /* owned */
     double *bounds;                  /* owned, n_bounds then +inf padding */
     size_t n_bounds, n_pad;
@@ -322,17 +323,17 @@ int32_t otus__exp_index(double v, int scale); /* v > 0 and normal */
 struct otus__ecell {
     _Atomic uint64_t seq;
     _Atomic uint64_t count;
-    _Atomic uint64_t sum;  /* double bits */
-    _Atomic uint64_t min;  /* double bits */
-    _Atomic uint64_t max;  /* double bits */
+    _Atomic uint64_t sum; /* double bits */
+    _Atomic uint64_t min; /* double bits */
+    _Atomic uint64_t max; /* double bits */
     _Atomic uint64_t zero;
-    _Atomic int32_t scale; /* valid when count > zero */
+    _Atomic int32_t scale;                    /* valid when count > zero */
     _Atomic int32_t pos_base, pos_lo, pos_hi; /* window: index base; lowest, highest used */
     _Atomic int32_t neg_base, neg_lo, neg_hi;
     _Atomic uint32_t pos_used, neg_used; /* a bucket was set in the range */
-    _Atomic uint32_t ex_seen; /* reservoir: offers in this collection epoch */
+    _Atomic uint32_t ex_seen;            /* reservoir: offers in this collection epoch */
     _Atomic uint32_t ex_epoch;
-    _Atomic uint64_t lock;    /* shared cell: spin flag */
+    _Atomic uint64_t lock;     /* shared cell: spin flag */
     _Atomic uint64_t counts[]; /* max_size positive, then max_size negative */
 };
 
@@ -388,11 +389,10 @@ struct otus__blk {
 #define OTUS__BLK_DATA (OTUS__BLK_SIZE - offsetof(struct otus__blk, data))
 
 struct otus__pool {
-    unsigned char *base;          /* nblk blocks, mmap'ed */
+    unsigned char *base; /* nblk blocks, mmap'ed */
     uint32_t nblk;
-    _Atomic uint32_t bump;        /* blocks never handed out start here */
-    _Atomic uint64_t head;        /* ABA tag << 32 | (index + 1) */
-    struct otus__pool *next_retired;
+    _Atomic uint32_t bump; /* blocks never handed out start here */
+    _Atomic uint64_t head; /* ABA tag << 32 | (index + 1) */
 };
 
 struct otus__pool *otus__pool_create(uint32_t nblk);
@@ -412,7 +412,8 @@ struct otus__queue {
     _Alignas(OTUS__CACHELINE) _Atomic uint64_t head; /* the consumer */
     _Alignas(OTUS__CACHELINE) struct otus__qcell *cells;
     uint64_t mask;
-    uint64_t wake_every; /* producers wake the exporter every this many pushes */
+    uint64_t wake_every;              /* producers wake the exporter every this many pushes */
+    struct otus__queue *retired_next; /* an earlier queue, kept reachable */
 };
 
 int otus__queue_init(struct otus__queue *q, uint32_t min_capacity);
@@ -431,6 +432,7 @@ struct otus__ring {
     _Alignas(OTUS__CACHELINE) unsigned char *buf;
     uint64_t cap; /* power of two */
     uint64_t wake_bytes;
+    struct otus__ring *retired_next; /* an earlier ring, kept reachable */
 };
 
 struct otus__ring_hdr {
@@ -694,13 +696,14 @@ static inline void otus__pb_tag(struct otus__pb *w, uint32_t field, uint32_t wir
 {
     otus__pb_varint(w, (uint64_t)field << 3 | wire);
 }
-void otus__pb_uint(struct otus__pb *w, uint32_t field, uint64_t v); /* omitted when 0 */
-void otus__pb_sint32(struct otus__pb *w, uint32_t field, int32_t v); /* zigzag, omitted when 0 */
+void otus__pb_uint(struct otus__pb *w, uint32_t field, uint64_t v);    /* omitted when 0 */
+void otus__pb_sint32(struct otus__pb *w, uint32_t field, int32_t v);   /* zigzag, omitted when 0 */
 void otus__pb_fixed64(struct otus__pb *w, uint32_t field, uint64_t v); /* omitted when 0 */
 void otus__pb_fixed64_always(struct otus__pb *w, uint32_t field, uint64_t v);
 void otus__pb_fixed32(struct otus__pb *w, uint32_t field, uint32_t v); /* omitted when 0 */
 void otus__pb_double_always(struct otus__pb *w, uint32_t field, double v);
-void otus__pb_bytes(struct otus__pb *w, uint32_t field, const void *p, size_t n); /* omitted when empty */
+void otus__pb_bytes(struct otus__pb *w, uint32_t field, const void *p,
+                    size_t n); /* omitted when empty */
 void otus__pb_bytes_always(struct otus__pb *w, uint32_t field, const void *p, size_t n);
 /* Opens a length-delimited field with a one-byte length placeholder; returns the mark
  * otus__pb_close needs. */
@@ -812,14 +815,12 @@ struct otus__log_rec {
 extern int otus__log_min_level;
 
 /* Writes the JSON line of rec to out. */
-int otus__log_format_json(struct otus_buf *out, const struct otus__log_rec *rec,
-                          uint64_t unix_ns);
+int otus__log_format_json(struct otus_buf *out, const struct otus__log_rec *rec, uint64_t unix_ns);
 /* Formats and writes a record on the caller's thread (library stopped). */
 void otus__log_write_direct(int level, const struct otus_span_context *ctx, const char *msg,
                             const struct otus_attr *fields, size_t n_fields);
 /* Appends one LogRecord (field 2 of ScopeLogs) for rec. */
-void otus__encode_log_record(struct otus__pb *w, const struct otus__log_rec *rec,
-                             uint64_t unix_ns);
+void otus__encode_log_record(struct otus__pb *w, const struct otus__log_rec *rec, uint64_t unix_ns);
 
 /* ---- the library (sdk.c) --------------------------------------------------------- */
 
@@ -833,17 +834,17 @@ enum otus__state {
 struct otus__exporter; /* export.c */
 
 struct otus__lib {
-    _Atomic int state;      /* enum otus__state */
-    _Atomic int recording;  /* spans record (running and not disabled) */
+    _Atomic int state;     /* enum otus__state */
+    _Atomic int recording; /* spans record (running and not disabled) */
     int disabled;
     struct otus__settings set;
-    pthread_mutex_t lock;   /* init, shutdown, fork; never taken on a record path */
+    pthread_mutex_t lock; /* init, shutdown, fork; never taken on a record path */
     int atfork_registered;
-    struct otus__pool *pool; /* span blocks, kept for the life of the process */
+    struct otus__pool *pool;            /* span blocks, kept for the life of the process */
     struct otus__queue *_Atomic span_q; /* ended spans */
     struct otus__ring *_Atomic log_ring;
-    struct otus__queue *retired_q;      /* earlier queues and rings: never freed, since a */
-    struct otus__ring *retired_ring;    /* thread may still hold a pointer to them */
+    struct otus__queue *retired_q;   /* earlier queues and rings: never freed, since a */
+    struct otus__ring *retired_ring; /* thread may still hold a pointer to them */
     struct otus__exporter *exp;
     struct otus_buf resource_pb; /* the Resource message body, sent with every request */
     char *service_name;          /* for JSON lines */

@@ -42,7 +42,7 @@ static void fill_header(struct otus__log_rec *rec, int level, const struct otus_
 }
 
 void otus_log_emit_ctx(int level, const struct otus_span_context *ctx, const char *msg,
-                        const struct otus_attr *fields, size_t n_fields)
+                       const struct otus_attr *fields, size_t n_fields)
 {
     if (level < __atomic_load_n(&otus__log_min_level, __ATOMIC_RELAXED))
         return;

@@ -19,8 +19,8 @@
 #include "common/hex.h"
 #include "common/json.h"
 
-static const char *const reserved[] = {"timestamp", "level",       "message",    "service.name",
-                                       "trace_id",  "span_id",     "trace_flags"};
+static const char *const reserved[] = {"timestamp", "level",   "message",    "service.name",
+                                       "trace_id",  "span_id", "trace_flags"};
 
 static const char *level_text(int level)
 {

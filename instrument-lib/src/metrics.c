@@ -30,7 +30,7 @@ _Atomic uint32_t otus__metric_epoch;
 int otus__exemplar_mode; /* OTUS__EXEMPLAR_* */
 static struct otus_series *stat_series[OTUS__NSTATS];
 
-static const double default_bounds[] = {0,   5,    10,   25,   50,   75,   100,  250,
+static const double default_bounds[] = {0,   5,   10,   25,   50,   75,   100,  250,
                                         500, 750, 1000, 2500, 5000, 7500, 10000};
 
 /* ---- arena ------------------------------------------------------------------------ */
@@ -55,8 +55,8 @@ static void *arena_alloc(struct otus_metric *m, size_t n)
                 return c->data + u;
         }
         size_t bytes = sizeof(struct otus__arena_chunk) + (n > ARENA_CHUNK ? n : ARENA_CHUNK);
-        struct otus__arena_chunk *nc = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        struct otus__arena_chunk *nc =
+            mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (nc == MAP_FAILED)
             return NULL;
         nc->prev = c;
@@ -131,10 +131,11 @@ static uint64_t value_hash(const struct otus_attr *a, int depth)
         return h;
     }
     case OTUS_TYPE_INT_ARRAY:
-        return otus__hash_bytes(a->v.ints ? (const void *)a->v.ints : "", a->v.ints ? a->len * 8u : 0, t);
+        return otus__hash_bytes(a->v.ints ? (const void *)a->v.ints : "",
+                                a->v.ints ? a->len * 8u : 0, t);
     case OTUS_TYPE_DOUBLE_ARRAY:
         return otus__hash_bytes(a->v.doubles ? (const void *)a->v.doubles : "",
-                          a->v.doubles ? a->len * 8u : 0, t);
+                                a->v.doubles ? a->len * 8u : 0, t);
     case OTUS_TYPE_ARRAY:
         return t ^ (a->v.list ? list_hash(a->v.list, a->len, 0, depth) : 0);
     case OTUS_TYPE_KVLIST:
@@ -150,7 +151,8 @@ static inline uint64_t attr_hash(const struct otus_attr *a, uint32_t *klen)
     const char *k = a->key ? a->key : "";
     size_t kl = strlen(k);
     *klen = (uint32_t)kl;
-    return otus__mum(otus__hash_bytes(k, kl, 0x243f6a8885a308d3ull) ^ H_P1, value_hash(a, 0) ^ H_P0);
+    return otus__mum(otus__hash_bytes(k, kl, 0x243f6a8885a308d3ull) ^ H_P1,
+                     value_hash(a, 0) ^ H_P0);
 }
 
 static int value_equal(const struct otus_attr *x, const struct otus_attr *y, int depth);
@@ -191,7 +193,8 @@ static int value_equal(const struct otus_attr *x, const struct otus_attr *y, int
         if ((x->v.strings ? x->len : 0) != (y->v.strings ? y->len : 0))
             return 0;
         for (uint32_t i = 0; x->v.strings && i < x->len; i++)
-            if (strcmp(x->v.strings[i] ? x->v.strings[i] : "", y->v.strings[i] ? y->v.strings[i] : ""))
+            if (strcmp(x->v.strings[i] ? x->v.strings[i] : "",
+                       y->v.strings[i] ? y->v.strings[i] : ""))
                 return 0;
         return 1;
     case OTUS_TYPE_BOOL_ARRAY:
@@ -209,8 +212,8 @@ static int value_equal(const struct otus_attr *x, const struct otus_attr *y, int
     case OTUS_TYPE_ARRAY:
     case OTUS_TYPE_KVLIST: {
         size_t a = x->v.list ? x->len : 0, b = y->v.list ? y->len : 0;
-        return a == b && (a == 0 || list_equal(x->v.list, y->v.list, a,
-                                               x->type == OTUS_TYPE_KVLIST, depth));
+        return a == b &&
+               (a == 0 || list_equal(x->v.list, y->v.list, a, x->type == OTUS_TYPE_KVLIST, depth));
     }
     default:
         return 1;
@@ -480,9 +483,8 @@ static struct otus_series *overflow(struct otus_metric *m)
     return m->overflow;
 }
 
-static __attribute__((noinline)) struct otus_series *lookup_slow(struct otus_metric *m,
-                                                                 const struct otus_attr *a,
-                                                                 size_t n)
+static __attribute__((noinline)) struct otus_series *
+lookup_slow(struct otus_metric *m, const struct otus_attr *a, size_t n)
 {
     struct otus_attr sorted[MAX_SET];
     struct probe p;
@@ -573,7 +575,8 @@ static inline int cstr_is(const char *s, const char *stored, size_t n)
     return strncmp(s, stored, n) == 0 && s[n] == '\0';
 }
 
-static int lc_verify(const struct otus_series *s, const struct otus_attr *a, size_t n, uint32_t perm)
+static int lc_verify(const struct otus_series *s, const struct otus_attr *a, size_t n,
+                     uint32_t perm)
 {
     if (!s || s->attrs.n != n)
         return 0;
@@ -732,8 +735,8 @@ static void add_d_shared(struct otus_series *s, double v)
     }
     _Atomic uint64_t *c = (_Atomic uint64_t *)(r0 + s->off);
     uint64_t old = atomic_load_explicit(c, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(c, &old, dbits(bdbl(old) + v), memory_order_relaxed,
-                                                  memory_order_relaxed))
+    while (!atomic_compare_exchange_weak_explicit(c, &old, dbits(bdbl(old) + v),
+                                                  memory_order_relaxed, memory_order_relaxed))
         ;
 }
 
@@ -750,7 +753,8 @@ static __attribute__((noinline)) void add_i_slow(struct otus_series *s, int64_t 
         return;
     }
     _Atomic int64_t *c = (_Atomic int64_t *)(base + s->off);
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
     excl_leave(t, base);
 }
 
@@ -829,9 +833,11 @@ static inline void hcell_update(struct otus__hcell *c, size_t b, double v)
     atomic_store_explicit(&c->seq, seq + 1, memory_order_relaxed);
     uint64_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
     atomic_store_explicit(&c->count, n + 1, memory_order_release);
-    atomic_store_explicit(&c->bucket[b], atomic_load_explicit(&c->bucket[b], memory_order_relaxed) + 1,
+    atomic_store_explicit(&c->bucket[b],
+                          atomic_load_explicit(&c->bucket[b], memory_order_relaxed) + 1,
                           memory_order_release);
-    atomic_store_explicit(&c->sum, dbits(bdbl(atomic_load_explicit(&c->sum, memory_order_relaxed)) + v),
+    atomic_store_explicit(&c->sum,
+                          dbits(bdbl(atomic_load_explicit(&c->sum, memory_order_relaxed)) + v),
                           memory_order_release);
     if (n == 0 || v < bdbl(atomic_load_explicit(&c->min, memory_order_relaxed)))
         atomic_store_explicit(&c->min, dbits(v), memory_order_release);
@@ -1083,7 +1089,8 @@ void otus_metric_add(struct otus_metric *m, int64_t v, const struct otus_attr *a
     otus_series_add(lookup(m, attrs, attrs ? n : 0), v);
 }
 
-void otus_metric_add_double(struct otus_metric *m, double v, const struct otus_attr *attrs, size_t n)
+void otus_metric_add_double(struct otus_metric *m, double v, const struct otus_attr *attrs,
+                            size_t n)
 {
     if (!m)
         return;
@@ -1166,7 +1173,8 @@ static struct otus_metric *metric_create(const struct otus_metric_opts *o, int i
     }
     int vt = o->value_type;
     if (vt != OTUS_VALUE_INT && vt != OTUS_VALUE_DOUBLE)
-        vt = kind == OTUS_COUNTER || kind == OTUS_UPDOWN_COUNTER ? OTUS_VALUE_INT : OTUS_VALUE_DOUBLE;
+        vt = kind == OTUS_COUNTER || kind == OTUS_UPDOWN_COUNTER ? OTUS_VALUE_INT
+                                                                 : OTUS_VALUE_DOUBLE;
     if (kind == OTUS_HISTOGRAM || kind == OTUS_EXP_HISTOGRAM)
         vt = OTUS_VALUE_DOUBLE;
     const double *bounds = NULL;
@@ -1230,7 +1238,9 @@ static struct otus_metric *metric_create(const struct otus_metric_opts *o, int i
     m->name = dup_or_empty(o->name);
     m->unit = dup_or_empty(o->unit);
     m->description = dup_or_empty(o->description);
-    m->max_series = o->max_series ? o->max_series : otus__g.set.max_series ? otus__g.set.max_series : 2000;
+    m->max_series = o->max_series            ? o->max_series
+                    : otus__g.set.max_series ? otus__g.set.max_series
+                                             : 2000;
     m->max_size = max_size;
     m->max_scale = max_scale;
     if (!m->name || !m->unit || !m->description)
@@ -1382,7 +1392,8 @@ static const struct {
     [OTUS__STAT_POINTS_EXPORTED] = {"otus.lib.exported", "{item}", "Items accepted by the peer",
                                     "signal", "metrics"},
     [OTUS__STAT_EXPORT_FAILURES] = {"otus.lib.export.failures", "{request}",
-                                    "Export requests that failed (each attempt counts)", NULL, NULL},
+                                    "Export requests that failed (each attempt counts)", NULL,
+                                    NULL},
     [OTUS__STAT_EXPORT_DROPPED] = {"otus.lib.export.dropped", "{item}",
                                    "Items given up on: retry buffer full or shutdown deadline",
                                    NULL, NULL},

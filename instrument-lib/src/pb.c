@@ -49,7 +49,7 @@ void otus__pb_sint32(struct otus__pb *w, uint32_t field, int32_t v)
     if (!v)
         return;
     otus__pb_tag(w, field, 0);
-    otus__pb_varint(w, ((uint32_t)v << 1) ^ (uint32_t)(v >> 31));
+    otus__pb_varint(w, ((uint32_t)v << 1) ^ (v < 0 ? 0xffffffffu : 0u)); /* zigzag */
 }
 
 void otus__pb_fixed64_always(struct otus__pb *w, uint32_t field, uint64_t v)
@@ -253,8 +253,8 @@ static void stream_string(struct otus__pb *w, uint32_t field, struct otus__rd *r
 
 static void anyvalue_user(struct otus__pb *w, const struct otus_attr *a, int depth);
 
-static void kv_user(struct otus__pb *w, uint32_t field, const char *key,
-                    const struct otus_attr *a, int depth)
+static void kv_user(struct otus__pb *w, uint32_t field, const char *key, const struct otus_attr *a,
+                    int depth)
 {
     size_t kv = otus__pb_open(w, field);
     const char *k = key ? key : "";

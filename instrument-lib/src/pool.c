@@ -19,8 +19,8 @@ struct otus__pool *otus__pool_create(uint32_t nblk)
     if (!p)
         return NULL;
     size_t bytes = (size_t)nblk * OTUS__BLK_SIZE;
-    void *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                      -1, 0);
+    void *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
         free(p);
         return NULL;

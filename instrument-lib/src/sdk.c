@@ -132,7 +132,7 @@ static int setup_buffers(void)
             return OTUS_ERR_NOMEM;
         }
         if (q) {
-            q->cells[0].item = otus__g.retired_q; /* keep it reachable, never freed */
+            q->retired_next = otus__g.retired_q; /* kept: a thread may still push to it */
             otus__g.retired_q = q;
         }
         atomic_store(&otus__g.span_q, nq);
@@ -154,7 +154,7 @@ static int setup_buffers(void)
             return OTUS_ERR_NOMEM;
         }
         if (r) {
-            *(struct otus__ring **)r->buf = otus__g.retired_ring;
+            r->retired_next = otus__g.retired_ring; /* kept: a thread may still write to it */
             otus__g.retired_ring = r;
         }
         atomic_store(&otus__g.log_ring, nr);

@@ -380,7 +380,9 @@ char *otus__endpoint_url(const char *base, const char *per_signal, enum otus__si
         return NULL;
     /* Ignore a query or fragment on the base; append "v1/<signal>" after a slash. */
     size_t n = strcspn(base, "?#");
-    const char *rel = sig == OTUS__TRACES ? "v1/traces" : sig == OTUS__METRICS ? "v1/metrics" : "v1/logs";
+    const char *rel = sig == OTUS__TRACES    ? "v1/traces"
+                      : sig == OTUS__METRICS ? "v1/metrics"
+                                             : "v1/logs";
     size_t rl = strlen(rel);
     int slash = n > a && base[n - 1] == '/';
     char *u = malloc(n + 1 + rl + 1);
@@ -401,8 +403,8 @@ static int parse_level(const char *t)
     static const struct {
         const char *name;
         int level;
-    } names[] = {{"trace", OTUS_LEVEL_TRACE}, {"debug", OTUS_LEVEL_DEBUG},
-                 {"info", OTUS_LEVEL_INFO},   {"warn", OTUS_LEVEL_WARN},
+    } names[] = {{"trace", OTUS_LEVEL_TRACE},  {"debug", OTUS_LEVEL_DEBUG},
+                 {"info", OTUS_LEVEL_INFO},    {"warn", OTUS_LEVEL_WARN},
                  {"warning", OTUS_LEVEL_WARN}, {"error", OTUS_LEVEL_ERROR},
                  {"fatal", OTUS_LEVEL_FATAL}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -487,10 +489,10 @@ static void load_propagators(struct otus__settings *s, const struct otus_sdk_con
 {
     s->propagators = OTUS_PROPAGATOR_TRACECONTEXT | OTUS_PROPAGATOR_BAGGAGE;
     if (cfg && cfg->propagators) {
-        s->propagators = cfg->propagators & OTUS_PROPAGATOR_NONE
-                             ? 0
-                             : cfg->propagators &
-                                   (OTUS_PROPAGATOR_TRACECONTEXT | OTUS_PROPAGATOR_BAGGAGE);
+        s->propagators =
+            cfg->propagators & OTUS_PROPAGATOR_NONE
+                ? 0
+                : cfg->propagators & (OTUS_PROPAGATOR_TRACECONTEXT | OTUS_PROPAGATOR_BAGGAGE);
         return;
     }
     const char *v = use_env ? env_get(get, "OTEL_PROPAGATORS") : NULL;
@@ -586,8 +588,7 @@ static void load_endpoints(struct otus__settings *s, const struct otus_sdk_confi
                                            cfg ? cfg->logs_endpoint : NULL};
     const char *base = cfg && cfg->endpoint ? cfg->endpoint : NULL;
     if (base && !url_authority_start(base)) {
-        otus__diag(s, OTUS_LEVEL_WARN, "config endpoint '%s' is not an http(s) URL; ignored",
-                   base);
+        otus__diag(s, OTUS_LEVEL_WARN, "config endpoint '%s' is not an http(s) URL; ignored", base);
         base = NULL;
     }
     if (!base && use_env) {
@@ -694,11 +695,11 @@ static void load_transport(struct otus__settings *s, const struct otus_sdk_confi
                 char t[32];
                 trim_copy(p, t, sizeof(t));
                 if (!strcmp(t, "grpc") || !strcmp(t, "http/json"))
-                    otus__diag(s, OTUS_LEVEL_WARN,
-                               "%s='%s' is not supported; using http/protobuf", pname, p);
-                else if (strcmp(t, "http/protobuf") != 0)
-                    otus__diag(s, OTUS_LEVEL_WARN, "%s='%s' is unknown; using http/protobuf",
+                    otus__diag(s, OTUS_LEVEL_WARN, "%s='%s' is not supported; using http/protobuf",
                                pname, p);
+                else if (strcmp(t, "http/protobuf") != 0)
+                    otus__diag(s, OTUS_LEVEL_WARN, "%s='%s' is unknown; using http/protobuf", pname,
+                               p);
             }
         }
     }
@@ -813,8 +814,8 @@ static void load_processor(struct otus__settings *s, otus__getenv_fn get, int us
         uint32_t v;
         if (env_uint(s, get, name, 1, &v)) {
             if (v > *queue)
-                otus__diag(s, OTUS_LEVEL_WARN,
-                           "%s=%u is larger than the queue size %u; ignored", name, v, *queue);
+                otus__diag(s, OTUS_LEVEL_WARN, "%s=%u is larger than the queue size %u; ignored",
+                           name, v, *queue);
             else
                 b = v;
         }
@@ -887,8 +888,8 @@ int otus__settings_load(struct otus__settings *s, const struct otus_sdk_config *
             else if (!strcmp(t, "always_off"))
                 s->exemplar_filter = OTUS__EXEMPLAR_ALWAYS_OFF;
             else
-                otus__diag(s, OTUS_LEVEL_WARN, "OTEL_METRICS_EXEMPLAR_FILTER='%s' is unknown; ignored",
-                           v);
+                otus__diag(s, OTUS_LEVEL_WARN,
+                           "OTEL_METRICS_EXEMPLAR_FILTER='%s' is unknown; ignored", v);
         }
     }
 
@@ -948,7 +949,8 @@ int otus__settings_load(struct otus__settings *s, const struct otus_sdk_config *
             if (cfg->log_path && cfg->log_path[0]) {
                 s->log_path = xstrdup(cfg->log_path);
             } else {
-                otus__diag(s, OTUS_LEVEL_WARN, "config log_output FILE without log_path; using stderr");
+                otus__diag(s, OTUS_LEVEL_WARN,
+                           "config log_output FILE without log_path; using stderr");
                 s->log_output = OTUS_LOG_OUTPUT_STDERR;
             }
         } else if (s->log_output < OTUS_LOG_OUTPUT_STDERR || s->log_output > OTUS_LOG_OUTPUT_NONE) {

@@ -28,8 +28,8 @@ _Atomic uint32_t otus__fork_gen;
  * read by any thread converting ticks. */
 static pthread_mutex_t cal_lock = PTHREAD_MUTEX_INITIALIZER;
 static int cal_ready;
-static uint64_t cal_tick0, cal_mono0;                /* baseline */
-static _Atomic uint64_t cal_rate_bits;               /* double: ns per tick */
+static uint64_t cal_tick0, cal_mono0;                     /* baseline */
+static _Atomic uint64_t cal_rate_bits;                    /* double: ns per tick */
 static _Atomic uint64_t cal_anchor_tick, cal_anchor_wall; /* newest sample */
 
 uint64_t otus__mono_ns(void)

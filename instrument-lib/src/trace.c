@@ -177,7 +177,8 @@ static void rec_put_string(struct otus__span_rec *rec, uint8_t kind, const char 
 static void rec_put_attrs(struct otus__span_rec *rec, const struct otus_attr *a, size_t n)
 {
     uint32_t limit = otus__g.set.span_value_limit;
-    size_t room = otus__g.set.span_attr_limit > rec->n_attrs ? otus__g.set.span_attr_limit - rec->n_attrs : 0;
+    size_t room =
+        otus__g.set.span_attr_limit > rec->n_attrs ? otus__g.set.span_attr_limit - rec->n_attrs : 0;
     size_t k = n < room ? n : room;
     rec->dropped_attrs += (uint32_t)(n - k);
     if (k <= OTUS__FLAT_MAX) {
@@ -275,8 +276,9 @@ static struct otus__span_rec *rec_new(struct otus_span *sp, const uint8_t *paren
     memcpy(rec->trace_id, sp->ctx.trace_id, 16);
     memcpy(rec->span_id, sp->ctx.span_id, 8);
     rec->flags = sp->ctx.trace_flags;
-    rec->kind = (uint8_t)(kind >= OTUS_SPAN_INTERNAL && kind <= OTUS_SPAN_CONSUMER ? kind
-                                                                                  : OTUS_SPAN_INTERNAL);
+    rec->kind =
+        (uint8_t)(kind >= OTUS_SPAN_INTERNAL && kind <= OTUS_SPAN_CONSUMER ? kind
+                                                                           : OTUS_SPAN_INTERNAL);
     if (parent_id) {
         memcpy(rec->parent_id, parent_id, 8);
         rec->has_parent = 1;
@@ -343,12 +345,13 @@ void otus_span_start(struct otus_span *sp, const char *name, int kind,
         }
     } else {
         otus__new_span_id(sp->ctx.span_id);
-        int sampled = rec_on ? should_sample(parent, sp->ctx.trace_id)
-                             : parent ? parent_sampled(parent) : 0;
+        int sampled = rec_on   ? should_sample(parent, sp->ctx.trace_id)
+                      : parent ? parent_sampled(parent)
+                               : 0;
         sp->ctx.trace_flags = sampled ? OTUS_TRACE_FLAG_SAMPLED : 0;
         if (sampled && rec_on) {
-            uint64_t start = o && o->start_time_ns ? (o->start_time_ns | OTUS__TIME_NS_FLAG)
-                                                   : otus__ticks();
+            uint64_t start =
+                o && o->start_time_ns ? (o->start_time_ns | OTUS__TIME_NS_FLAG) : otus__ticks();
             struct otus__span_rec *rec = rec_new(sp, parent ? parent->span_id : NULL,
                                                  parent ? parent->is_remote : 0, name, kind, start);
             if (rec) {
@@ -495,7 +498,8 @@ void otus_span_set_status(struct otus_span *sp, int status, const char *descript
     if (!rec)
         return;
     /* OK is final; UNSET changes nothing; a description goes with ERROR only. */
-    if (rec->status != OTUS_STATUS_OK && (status == OTUS_STATUS_OK || status == OTUS_STATUS_ERROR)) {
+    if (rec->status != OTUS_STATUS_OK &&
+        (status == OTUS_STATUS_OK || status == OTUS_STATUS_ERROR)) {
         rec->status = (uint8_t)status;
         if (status == OTUS_STATUS_ERROR && description && *description)
             rec_put_string(rec, OTUS__E_STATUS_MSG, description, strlen(description));

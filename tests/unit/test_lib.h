@@ -87,8 +87,8 @@ static inline MetricsReq *metrics_collect(void)
 
 static inline void metrics_free(MetricsReq *r)
 {
-    opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(r,
-                                                                                                NULL);
+    opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
+        r, NULL);
 }
 
 static inline const Metric *metric_find(const MetricsReq *r, const char *name)
@@ -149,7 +149,8 @@ static inline TraceReq *spans_drain(size_t *count)
 
 static inline void trace_free(TraceReq *r)
 {
-    opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r, NULL);
+    opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r,
+                                                                                            NULL);
 }
 
 static inline size_t trace_span_count(const TraceReq *r)

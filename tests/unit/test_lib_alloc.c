@@ -95,7 +95,8 @@ static void record_paths_allocate_nothing(void **state)
     lib_start(NULL);
     assert_true(allocations > 0); /* the interposer sees libotus's own calls */
     struct otus_metric *unbound = otus_counter_create("a.unbound", NULL, NULL);
-    struct otus_series *bound = otus_metric_bind(otus_counter_create("a.bound", NULL, NULL), NULL, 0);
+    struct otus_series *bound =
+        otus_metric_bind(otus_counter_create("a.bound", NULL, NULL), NULL, 0);
     struct otus_series *hist =
         otus_metric_bind(otus_histogram_create("a.hist", "s", NULL, NULL, 0), NULL, 0);
     struct otus_series *exph =

@@ -125,8 +125,8 @@ static void invalid_endpoint_warned_and_ignored(void **state)
 {
     (void)state;
     struct otus__settings s;
-    const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-                         "ftp://x/", NULL};
+    const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318",
+                         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x/", NULL};
     load(&s, env, NULL);
     assert_string_equal(s.url[OTUS__TRACES], "http://localhost:4318/v1/traces");
     assert_non_null(strstr(warnings, "OTEL_EXPORTER_OTLP_ENDPOINT='collector:4318'"));
@@ -138,8 +138,15 @@ static void empty_value_is_unset(void **state)
 {
     (void)state;
     struct otus__settings s;
-    const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTEL_BSP_MAX_QUEUE_SIZE", "",
-                         "OTEL_SERVICE_NAME", "", "OTEL_SDK_DISABLED", "", NULL};
+    const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT",
+                         "",
+                         "OTEL_BSP_MAX_QUEUE_SIZE",
+                         "",
+                         "OTEL_SERVICE_NAME",
+                         "",
+                         "OTEL_SDK_DISABLED",
+                         "",
+                         NULL};
     load(&s, env, NULL);
     assert_string_equal(s.url[OTUS__TRACES], "http://localhost:4318/v1/traces");
     assert_int_equal(s.span_queue, 2048);
@@ -173,9 +180,18 @@ static void numbers(void **state)
 {
     (void)state;
     struct otus__settings s;
-    const char *ok[] = {"OTEL_BSP_MAX_QUEUE_SIZE", "100", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "50",
-                        "OTEL_BSP_SCHEDULE_DELAY", "250", "OTEL_BLRP_SCHEDULE_DELAY", "0",
-                        "OTEL_METRIC_EXPORT_INTERVAL", "1500", "OTEL_EXPORTER_OTLP_TIMEOUT", "0",
+    const char *ok[] = {"OTEL_BSP_MAX_QUEUE_SIZE",
+                        "100",
+                        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                        "50",
+                        "OTEL_BSP_SCHEDULE_DELAY",
+                        "250",
+                        "OTEL_BLRP_SCHEDULE_DELAY",
+                        "0",
+                        "OTEL_METRIC_EXPORT_INTERVAL",
+                        "1500",
+                        "OTEL_EXPORTER_OTLP_TIMEOUT",
+                        "0",
                         NULL};
     load(&s, ok, NULL);
     assert_int_equal(s.span_queue, 100);
@@ -188,10 +204,19 @@ static void numbers(void **state)
     assert_string_equal(warnings, "");
     otus__settings_free(&s);
 
-    const char *bad[] = {"OTEL_BSP_MAX_QUEUE_SIZE", "abc", "OTEL_BLRP_MAX_QUEUE_SIZE", "-5",
-                         "OTEL_BSP_SCHEDULE_DELAY", "-1", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "0",
-                         "OTEL_METRIC_EXPORT_INTERVAL", "10s", "OTEL_SPAN_EVENT_COUNT_LIMIT",
-                         "99999999999", NULL};
+    const char *bad[] = {"OTEL_BSP_MAX_QUEUE_SIZE",
+                         "abc",
+                         "OTEL_BLRP_MAX_QUEUE_SIZE",
+                         "-5",
+                         "OTEL_BSP_SCHEDULE_DELAY",
+                         "-1",
+                         "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+                         "0",
+                         "OTEL_METRIC_EXPORT_INTERVAL",
+                         "10s",
+                         "OTEL_SPAN_EVENT_COUNT_LIMIT",
+                         "99999999999",
+                         NULL};
     load(&s, bad, NULL);
     /* Invalid values are ignored: the defaults stay. */
     assert_int_equal(s.span_queue, 2048);
@@ -229,8 +254,8 @@ static void sampler(void **state)
     assert_true(s.ratio == 0.25);
     otus__settings_free(&s);
 
-    const char *bad_arg[] = {"OTEL_TRACES_SAMPLER", "traceidratio", "OTEL_TRACES_SAMPLER_ARG", "1.5",
-                             NULL};
+    const char *bad_arg[] = {"OTEL_TRACES_SAMPLER", "traceidratio", "OTEL_TRACES_SAMPLER_ARG",
+                             "1.5", NULL};
     load(&s, bad_arg, NULL);
     assert_int_equal(s.sampler, OTUS_SAMPLER_TRACEIDRATIO);
     assert_true(s.ratio == 1.0);
@@ -279,11 +304,17 @@ static void headers_and_compression(void **state)
 {
     (void)state;
     struct otus__settings s;
-    const char *env[] = {"OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret,x-team=a%20b",
-                         "OTEL_EXPORTER_OTLP_LOGS_HEADERS", "only=logs",
-                         "OTEL_EXPORTER_OTLP_COMPRESSION", "none",
-                         "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip",
-                         "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "1234", NULL};
+    const char *env[] = {"OTEL_EXPORTER_OTLP_HEADERS",
+                         "api-key=secret,x-team=a%20b",
+                         "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+                         "only=logs",
+                         "OTEL_EXPORTER_OTLP_COMPRESSION",
+                         "none",
+                         "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+                         "gzip",
+                         "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+                         "1234",
+                         NULL};
     load(&s, env, NULL);
     assert_int_equal(s.n_headers[OTUS__TRACES], 2);
     assert_string_equal(s.headers[OTUS__TRACES][0].key, "api-key");
@@ -323,8 +354,8 @@ static void resource(void **state)
     otus__settings_free(&s);
 
     /* OTEL_SERVICE_NAME wins over OTEL_RESOURCE_ATTRIBUTES' service.name. */
-    const char *env2[] = {"OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs", "OTEL_SERVICE_NAME",
-                          "checkout", NULL};
+    const char *env2[] = {"OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs",
+                          "OTEL_SERVICE_NAME", "checkout", NULL};
     load(&s, env2, NULL);
     assert_string_equal(s.service_name, "checkout");
     otus__settings_free(&s);
@@ -351,9 +382,17 @@ static void config_struct_wins(void **state)
     c.compression = OTUS_COMPRESSION_NONE;
     c.propagators = OTUS_PROPAGATOR_NONE;
     c.flags = OTUS_SDK_NO_LOG_EXPORT;
-    const char *env[] = {"OTEL_SERVICE_NAME", "from-env", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:1",
-                         "OTEL_TRACES_SAMPLER", "always_off", "OTEL_BSP_MAX_QUEUE_SIZE", "999",
-                         "OTEL_PROPAGATORS", "tracecontext", NULL};
+    const char *env[] = {"OTEL_SERVICE_NAME",
+                         "from-env",
+                         "OTEL_EXPORTER_OTLP_ENDPOINT",
+                         "http://env:1",
+                         "OTEL_TRACES_SAMPLER",
+                         "always_off",
+                         "OTEL_BSP_MAX_QUEUE_SIZE",
+                         "999",
+                         "OTEL_PROPAGATORS",
+                         "tracecontext",
+                         NULL};
     load(&s, env, &c);
     assert_string_equal(s.service_name, "from-code");
     assert_string_equal(s.url[OTUS__TRACES], "http://code:1234/v1/traces");
@@ -379,8 +418,15 @@ static void exporters_and_log_sink(void **state)
 {
     (void)state;
     struct otus__settings s;
-    const char *env[] = {"OTEL_TRACES_EXPORTER", "none", "OTEL_METRICS_EXPORTER", "prometheus",
-                         "OTUS_LOG_OUTPUT", "/tmp/x.log", "OTUS_LOG_LEVEL", "debug", NULL};
+    const char *env[] = {"OTEL_TRACES_EXPORTER",
+                         "none",
+                         "OTEL_METRICS_EXPORTER",
+                         "prometheus",
+                         "OTUS_LOG_OUTPUT",
+                         "/tmp/x.log",
+                         "OTUS_LOG_LEVEL",
+                         "debug",
+                         NULL};
     load(&s, env, NULL);
     assert_int_equal(s.export_enabled[OTUS__TRACES], 0);
     assert_int_equal(s.export_enabled[OTUS__METRICS], 1);

@@ -100,7 +100,8 @@ static void json_line_fields(void **state)
 static void escaping_and_bad_utf8(void **state)
 {
     (void)state;
-    const char msg[] = "quote \" backslash \\ newline \n tab \t nul-free \x01 bad \xc3\x28 \xff end \xe2\x82";
+    const char msg[] =
+        "quote \" backslash \\ newline \n tab \t nul-free \x01 bad \xc3\x28 \xff end \xe2\x82";
     struct otus_attr f = otus_attr_strn("bin\"key", "\x00\x80z", 3);
     otus_log_write(OTUS_LEVEL_ERROR, msg, &f, 1);
     struct otus_buf b;
@@ -287,12 +288,9 @@ static void file_sink_via_thread(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(json_line_fields),
-        cmocka_unit_test(escaping_and_bad_utf8),
-        cmocka_unit_test(trace_context_in_span),
-        cmocka_unit_test(level_threshold),
-        cmocka_unit_test(ring_full_drops_and_counts),
-        cmocka_unit_test(direct_when_stopped),
+        cmocka_unit_test(json_line_fields),           cmocka_unit_test(escaping_and_bad_utf8),
+        cmocka_unit_test(trace_context_in_span),      cmocka_unit_test(level_threshold),
+        cmocka_unit_test(ring_full_drops_and_counts), cmocka_unit_test(direct_when_stopped),
         cmocka_unit_test(file_sink_via_thread),
     };
     if (argc > 1)

@@ -62,11 +62,13 @@ static void counter(void **state)
     assert_string_equal(m->unit, "{request}");
     assert_string_equal(m->description, "Requests served");
     assert_true(m->sum->is_monotonic);
-    assert_int_equal(m->sum->aggregation_temporality,
-                     OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE);
+    assert_int_equal(
+        m->sum->aggregation_temporality,
+        OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE);
     assert_int_equal(m->sum->n_data_points, 2);
     const NumberPoint *g = sum_point(m, "method", "GET");
-    assert_int_equal(g->value_case, OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT);
+    assert_int_equal(g->value_case,
+                     OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT);
     assert_int_equal(g->as_int, 2005);
     assert_true(kv_has_int(g->attributes, g->n_attributes, "code", 200));
     assert_true(g->start_time_unix_nano > 0 && g->time_unix_nano >= g->start_time_unix_nano);
@@ -107,7 +109,8 @@ static void updown_and_double(void **state)
     assert_int_equal(sum_point(m, NULL, NULL)->as_int, -15);
     m = metric_find(r, "t.bytes");
     const NumberPoint *p = sum_point(m, NULL, NULL);
-    assert_int_equal(p->value_case, OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE);
+    assert_int_equal(p->value_case,
+                     OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE);
     assert_true(p->as_double == 4.75);
     metrics_free(r);
 }
@@ -148,7 +151,8 @@ static void histogram_default_buckets(void **state)
     otus_series_record(s, INFINITY); /* refused */
     MetricsReq *r = metrics_collect();
     const HistPoint *p = hist_point(r, "t.size");
-    static const double bounds[] = {0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000};
+    static const double bounds[] = {0,   5,   10,   25,   50,   75,   100,  250,
+                                    500, 750, 1000, 2500, 5000, 7500, 10000};
     assert_int_equal(p->n_explicit_bounds, 15);
     for (int i = 0; i < 15; i++)
         assert_true(p->explicit_bounds[i] == bounds[i]);
@@ -157,7 +161,8 @@ static void histogram_default_buckets(void **state)
     for (int i = 0; i < 16; i++)
         assert_int_equal(p->bucket_counts[i], want[i]);
     assert_int_equal(p->count, 7);
-    assert_int_equal(p->_sum_case, OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM_SUM);
+    assert_int_equal(p->_sum_case,
+                     OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM_SUM);
     assert_true(fabs(p->sum - 20268.0001) < 1e-6);
     assert_true(p->min == 0 && p->max == 10001);
     metrics_free(r);
@@ -178,7 +183,8 @@ static void histogram_custom_and_negative(void **state)
     assert_int_equal(p->bucket_counts[1], 1);
     assert_int_equal(p->bucket_counts[3], 1);
     /* With a negative measurement the sum is left out. */
-    assert_int_equal(p->_sum_case, OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM__NOT_SET);
+    assert_int_equal(p->_sum_case,
+                     OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM__NOT_SET);
     assert_true(p->min == -5 && p->max == 3);
     metrics_free(r);
     /* Bounds that do not increase fall back to the defaults. */
@@ -223,7 +229,8 @@ static void exp_mapping(void **state)
     for (int s = 1; s <= 20; s += 1) {
         for (double v = 1.0001; v < 1e6; v *= 1.37) {
             int32_t i = otus__exp_index(v, s);
-            double lo = exp2((double)i / (double)(1 << s)), hi = exp2((double)(i + 1) / (double)(1 << s));
+            double lo = exp2((double)i / (double)(1 << s)),
+                   hi = exp2((double)(i + 1) / (double)(1 << s));
             assert_true(v > lo * (1 - 1e-12) && v <= hi * (1 + 1e-12));
         }
     }
@@ -237,12 +244,14 @@ static const ExpPoint *exp_point(const MetricsReq *r, const char *name)
 {
     const Metric *m = metric_find(r, name);
     assert_non_null(m);
-    assert_int_equal(m->data_case, OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM);
+    assert_int_equal(m->data_case,
+                     OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM);
     assert_int_equal(m->exponential_histogram->n_data_points, 1);
     return m->exponential_histogram->data_points[0];
 }
 
-static uint64_t bucket_total(const Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets *b)
+static uint64_t
+bucket_total(const Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets *b)
 {
     uint64_t t = 0;
     for (size_t i = 0; b && i < b->n_bucket_counts; i++)
@@ -314,7 +323,9 @@ static void exp_negative_and_merge(void **state)
     const ExpPoint *p = exp_point(r, "t.exp4");
     assert_int_equal(bucket_total(p->negative), 2);
     assert_int_equal(bucket_total(p->positive), 1);
-    assert_int_equal(p->_sum_case, OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT___SUM__NOT_SET);
+    assert_int_equal(
+        p->_sum_case,
+        OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT___SUM__NOT_SET);
     assert_true(p->min == -1000 && p->max == 0.5);
     metrics_free(r);
 

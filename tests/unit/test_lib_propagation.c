@@ -33,9 +33,9 @@ static void traceparent_valid(void **state)
     assert_true(parses(TP "\t"));
     assert_true(parses("\t " TP " \t"));
     /* Flags other than sampled are kept as received. */
-    assert_int_equal(otus_traceparent_parse("00-12345678901234567890123456789012-1234567890123456-09",
-                                            55, &c),
-                     0);
+    assert_int_equal(
+        otus_traceparent_parse("00-12345678901234567890123456789012-1234567890123456-09", 55, &c),
+        0);
     assert_int_equal(c.trace_flags, 9);
 }
 
@@ -47,8 +47,10 @@ static void traceparent_versions(void **state)
     assert_false(parses(TP "-what-the-future-will-be-like"));
     /* A higher version is read by its prefix when followed by the end or a dash. */
     assert_true(parses("cc-12345678901234567890123456789012-1234567890123456-01"));
-    assert_true(parses("cc-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like"));
-    assert_false(parses("cc-12345678901234567890123456789012-1234567890123456-01.what-the-future-will-be-like"));
+    assert_true(parses(
+        "cc-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like"));
+    assert_false(parses(
+        "cc-12345678901234567890123456789012-1234567890123456-01.what-the-future-will-be-like"));
     /* Version ff is invalid. */
     assert_false(parses("ff-12345678901234567890123456789012-1234567890123456-01"));
     assert_false(parses(".0-12345678901234567890123456789012-1234567890123456-01"));
@@ -269,10 +271,11 @@ static void tracestate_cases(void **state)
     assert_int_equal(ts_ok(big, out, sizeof(out)), OTUS_ERR_PARSE);
 
     /* 32 members are fine, 33 are not. */
-    const char *f[4] = {"bar01=01,bar02=02,bar03=03,bar04=04,bar05=05,bar06=06,bar07=07,bar08=08,bar09=09,bar10=10",
-                        "bar11=11,bar12=12,bar13=13,bar14=14,bar15=15,bar16=16,bar17=17,bar18=18,bar19=19,bar20=20",
-                        "bar21=21,bar22=22,bar23=23,bar24=24,bar25=25,bar26=26,bar27=27,bar28=28,bar29=29,bar30=30",
-                        "bar31=31,bar32=32"};
+    const char *f[4] = {
+        "bar01=01,bar02=02,bar03=03,bar04=04,bar05=05,bar06=06,bar07=07,bar08=08,bar09=09,bar10=10",
+        "bar11=11,bar12=12,bar13=13,bar14=14,bar15=15,bar16=16,bar17=17,bar18=18,bar19=19,bar20=20",
+        "bar21=21,bar22=22,bar23=23,bar24=24,bar25=25,bar26=26,bar27=27,bar28=28,bar29=29,bar30=30",
+        "bar31=31,bar32=32"};
     size_t l[4] = {strlen(f[0]), strlen(f[1]), strlen(f[2]), strlen(f[3])};
     assert_true(otus_tracestate_combine(f, l, 4, out, sizeof(out)) > 0);
     f[3] = "bar31=31,bar32=32,bar33=33";
@@ -347,7 +350,8 @@ static void baggage(void **state)
     static struct otus_baggage b;
     static struct carrier c;
     otus_baggage_init(&b);
-    const char *hdr = "key1=value1;property1;property2, key2 = value2, key3=value3; propertyKey=propertyValue";
+    const char *hdr =
+        "key1=value1;property1;property2, key2 = value2, key3=value3; propertyKey=propertyValue";
     assert_int_equal(otus_baggage_parse(&b, hdr, strlen(hdr)), 0);
     assert_int_equal(b.n, 3);
     size_t len;

@@ -104,7 +104,8 @@ static void exact_totals(void **state)
     pthread_barrier_destroy(&barrier);
 
     MetricsReq *r = metrics_collect();
-    assert_int_equal(sum_of(metric_find(r, "s.bound"), NULL, 0, NULL, NULL), (int64_t)THREADS * ADDS);
+    assert_int_equal(sum_of(metric_find(r, "s.bound"), NULL, 0, NULL, NULL),
+                     (int64_t)THREADS * ADDS);
     const Metric *u = metric_find(r, "s.unbound");
     assert_int_equal(sum_of(u, NULL, 0, "route", "/a"), (int64_t)THREADS * ADDS * 2);
     for (long i = 0; i < THREADS; i++)

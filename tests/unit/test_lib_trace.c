@@ -136,7 +136,8 @@ static void attributes_events_links_status(void **state)
     assert_true(kv_has_str(s->attributes, s->n_attributes, "str", "second"));
     assert_true(kv_has_int(s->attributes, s->n_attributes, "int", 42));
     assert_true(kv_has_str(s->attributes, s->n_attributes, "notnul", "abc"));
-    assert_true(kv_has_str(s->attributes, s->n_attributes, "bad.utf8", "ok\xef\xbf\xbd\xef\xbf\xbd"));
+    assert_true(
+        kv_has_str(s->attributes, s->n_attributes, "bad.utf8", "ok\xef\xbf\xbd\xef\xbf\xbd"));
     const AnyValue *v = kv_find(s->attributes, s->n_attributes, "dbl");
     assert_true(v->value_case == ANY(DOUBLE_VALUE) && v->double_value == 2.5);
     v = kv_find(s->attributes, s->n_attributes, "bool");
@@ -162,14 +163,17 @@ static void attributes_events_links_status(void **state)
     assert_true(kv_has_int(s->events[0]->attributes, s->events[0]->n_attributes, "retry", 3));
     assert_true(s->events[0]->time_unix_nano >= s->start_time_unix_nano);
     assert_string_equal(s->events[1]->name, "exception");
-    assert_true(kv_has_str(s->events[1]->attributes, s->events[1]->n_attributes, "exception.type", "IOError"));
+    assert_true(kv_has_str(s->events[1]->attributes, s->events[1]->n_attributes, "exception.type",
+                           "IOError"));
     assert_int_equal(s->n_links, 2);
     assert_memory_equal(s->links[0]->trace_id.data, linked.trace_id, 16);
     assert_string_equal(s->links[0]->trace_state, "v=1");
     assert_int_equal(s->links[0]->flags, 0x301);
-    assert_true(kv_has_str(s->links[0]->attributes, s->links[0]->n_attributes, "link.kind", "batch"));
+    assert_true(
+        kv_has_str(s->links[0]->attributes, s->links[0]->n_attributes, "link.kind", "batch"));
     assert_non_null(s->status);
-    assert_int_equal(s->status->code, OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
+    assert_int_equal(s->status->code,
+                     OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
     assert_string_equal(s->status->message, "disk full");
     trace_free(r);
 }
@@ -184,7 +188,8 @@ static void status_ok_is_final(void **state)
     otus_span_end(&sp);
     TraceReq *r = spans_drain(NULL);
     Span *s = trace_span(r, 0);
-    assert_int_equal(s->status->code, OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_OK);
+    assert_int_equal(s->status->code,
+                     OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_OK);
     assert_string_equal(s->status->message, "");
     trace_free(r);
 }
