@@ -93,6 +93,25 @@ int32_t otus__exp_index(double v, int scale)
     return (int32_t)((uint32_t)exp << scale) + j;
 }
 
+/* The index of a positive normal v at a scale up to 10, inline; anything else goes to
+ * otus__exp_index. */
+static inline int32_t index_fast(double v, int scale)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof(b));
+    int e = (int)((b >> 52) & 0x7ff);
+    uint64_t mant = b & ((1ull << 52) - 1);
+    if (OTUS__UNLIKELY(e == 0 || scale > TAB_SCALE || scale <= 0 || mant == 0))
+        return otus__exp_index(v, scale);
+    uint64_t mbits = mant | (1023ull << 52);
+    double m;
+    memcpy(&m, &mbits, sizeof(m));
+    int32_t j = lut10[mant >> 41];
+    j += m > bound10[j + 1];
+    int32_t i10 = (int32_t)((uint32_t)(e - 1023) << TAB_SCALE) + j;
+    return i10 >> (TAB_SCALE - scale);
+}
+
 /* ---- cells ------------------------------------------------------------------------ */
 
 static inline uint64_t ld64(const _Atomic uint64_t *p)
@@ -252,6 +271,19 @@ static void record_locked(struct otus__ecell *c, int m, int max_scale, double v)
         st64(&c->min, bits(v));
     if (n == 0 || v > dbl(ld64(&c->max)))
         st64(&c->max, bits(v));
+    /* The common case: a positive value inside the current window. */
+    if (v > 0 && atomic_load_explicit(&c->pos_used, memory_order_relaxed)) {
+        int32_t idx = index_fast(v, ld32(&c->scale));
+        int32_t base = ld32(&c->pos_base);
+        if ((uint32_t)(idx - base) < (uint32_t)m) {
+            st64(&c->counts[idx - base], ld64(&c->counts[idx - base]) + 1);
+            if (idx < ld32(&c->pos_lo))
+                st32(&c->pos_lo, idx);
+            if (idx > ld32(&c->pos_hi))
+                st32(&c->pos_hi, idx);
+            return;
+        }
+    }
     if (v == 0) {
         st64(&c->zero, ld64(&c->zero) + 1);
         return;

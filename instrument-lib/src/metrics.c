@@ -802,13 +802,13 @@ static inline size_t bucket_index(const double *b, size_t n_pad, double v)
 {
 #if defined(__SSE2__)
     if (n_pad <= 32) {
+        /* A comparison lane is all ones (-1) where the bound is below v: subtracting the
+         * masks counts them, two bounds per instruction, with no branch. */
         __m128d vv = _mm_set1_pd(v);
-        size_t cnt = 0;
-        for (size_t i = 0; i < n_pad; i += 2) {
-            int mask = _mm_movemask_pd(_mm_cmplt_pd(_mm_loadu_pd(b + i), vv));
-            cnt += (size_t)((mask & 1) + (mask >> 1));
-        }
-        return cnt;
+        __m128i acc = _mm_setzero_si128();
+        for (size_t i = 0; i < n_pad; i += 2)
+            acc = _mm_sub_epi64(acc, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(b + i), vv)));
+        return (size_t)(_mm_cvtsi128_si64(acc) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc)));
     }
 #endif
     const double *first = b;

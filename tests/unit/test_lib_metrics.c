@@ -312,6 +312,53 @@ static void exp_rescale(void **state)
     metrics_free(r);
 }
 
+/* Random values of every sign and magnitude class, recorded through the inline fast path
+ * and the rescaling slow path: every bucket holds exactly the values that the reference
+ * mapping puts there at the final scale. */
+static void exp_random_buckets_exact(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    static double vals[N];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        /* Mostly within two decades, some far out, some exact powers of two. */
+        double u = (double)(x >> 11) / 9007199254740992.0;
+        double v =
+            i % 97 == 0 ? ldexp(1.0, (int)(x % 16) - 8) : exp2(u * (i % 5 == 0 ? 24 : 6) - 3);
+        vals[i] = i % 11 == 0 ? -v : v;
+    }
+    struct otus_metric *h = otus_exp_histogram_create("t.exprand", "s", NULL, 0, 0);
+    struct otus_series *s = otus_metric_bind(h, NULL, 0);
+    for (int i = 0; i < N; i++)
+        otus_series_record(s, vals[i]);
+    MetricsReq *r = metrics_collect();
+    const ExpPoint *p = exp_point(r, "t.exprand");
+    assert_int_equal(p->count, N);
+    assert_true(p->positive->n_bucket_counts <= 160 && p->negative->n_bucket_counts <= 160);
+    uint64_t *want_pos = calloc(p->positive->n_bucket_counts, sizeof(uint64_t));
+    uint64_t *want_neg = calloc(p->negative->n_bucket_counts, sizeof(uint64_t));
+    assert_non_null(want_pos);
+    assert_non_null(want_neg);
+    for (int i = 0; i < N; i++) {
+        const Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets *b =
+            vals[i] > 0 ? p->positive : p->negative;
+        int64_t k = (int64_t)otus__exp_index(fabs(vals[i]), p->scale) - b->offset;
+        assert_true(k >= 0 && k < (int64_t)b->n_bucket_counts);
+        (vals[i] > 0 ? want_pos : want_neg)[k]++;
+    }
+    for (size_t k = 0; k < p->positive->n_bucket_counts; k++)
+        assert_int_equal(p->positive->bucket_counts[k], want_pos[k]);
+    for (size_t k = 0; k < p->negative->n_bucket_counts; k++)
+        assert_int_equal(p->negative->bucket_counts[k], want_neg[k]);
+    free(want_pos);
+    free(want_neg);
+    metrics_free(r);
+}
+
 static void exp_negative_and_merge(void **state)
 {
     (void)state;
@@ -602,6 +649,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(exp_mapping),
         cmocka_unit_test(exp_single_value_max_scale),
         cmocka_unit_test(exp_rescale),
+        cmocka_unit_test(exp_random_buckets_exact),
         cmocka_unit_test(exp_negative_and_merge),
         cmocka_unit_test(duplicate_keys_last_wins),
         cmocka_unit_test(lookup_cache_reused_buffers),
