@@ -381,13 +381,13 @@ static void *receiver(void *arg)
     return NULL;
 }
 
-/* CPU time (ns) of this process's thread named name, from /proc. */
+/* CPU time (ns) of this process's thread named name: the scheduler's run time from
+ * /proc/self/task/TID/schedstat, in nanoseconds. */
 static uint64_t thread_cpu_ns(const char *name)
 {
     DIR *d = opendir("/proc/self/task");
     struct dirent *e;
     uint64_t ns = 0;
-    long hz = sysconf(_SC_CLK_TCK);
     while (d && (e = readdir(d))) {
         char path[300], comm[64] = "";
         snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
@@ -399,17 +399,11 @@ static uint64_t thread_cpu_ns(const char *name)
         fclose(f);
         if (strcmp(comm, name) != 0)
             continue;
-        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+        snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
         f = fopen(path, "r");
-        char line[1024];
-        if (f && fgets(line, sizeof(line), f)) {
-            char *p = strrchr(line, ')');
-            unsigned long ut = 0, st = 0;
-            /* fields after the command: state ppid ... utime(14) stime(15) */
-            if (p &&
-                sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
-                ns = (uint64_t)(ut + st) * 1000000000ull / (uint64_t)hz;
-        }
+        unsigned long long run = 0;
+        if (f && fscanf(f, "%llu", &run) == 1)
+            ns = run;
         if (f)
             fclose(f);
     }
@@ -535,6 +529,10 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--ir") == 0)
         return run_ir(argv[2], atol(argv[3]));
+    if (argc == 2 && strcmp(argv[1], "--export") == 0) {
+        export_cost();
+        return 0;
+    }
 
     const char *only = argc == 3 && strcmp(argv[1], "--case") == 0 ? argv[2] : NULL;
     start(0);
