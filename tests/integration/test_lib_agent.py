@@ -1,16 +1,17 @@
 """End to end: a program linking libotus.so sends to a real otus-agent, and the agent's
 file exporter shows exactly what was recorded: the spans with their parentage, the log
 records tied to their spans, the metric values, and the request duration's exemplar
-pointing at its trace."""
+pointing at its trace; the agent's Prometheus endpoint shows the same metric values."""
 
 import json
 import os
+import re
 
-from harness import free_port, wait_for
+from harness import free_port, http, wait_for
 from test_lib_export import run_demo
 
 
-def agent_config(tmp_path, otlp, tel):
+def agent_config(tmp_path, otlp, tel, prom):
     return f"""
 service:
   data_dir: {tmp_path}/data
@@ -23,10 +24,12 @@ exporters:
   file:
     path: {tmp_path}/out
     flush_interval: 20ms
+  prometheus:
+    listen: 127.0.0.1:{prom}
 pipelines:
   logs: [file]
   traces: [file]
-  metrics: [file]
+  metrics: [file, prometheus]
 """
 
 
@@ -38,9 +41,10 @@ def read_ndjson(path):
 
 
 def test_demo_through_the_agent(start_agent, tmp_path):
-    otlp, tel = free_port(), free_port()
-    agent = start_agent(agent_config(tmp_path, otlp, tel))
+    otlp, tel, prom = free_port(), free_port(), free_port()
+    agent = start_agent(agent_config(tmp_path, otlp, tel, prom))
     agent.wait_http(tel)
+    agent.wait_http(prom, "/metrics")
     p, ev = run_demo(["emit"], {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp}",
                                 "OTEL_SERVICE_NAME": "e2e-demo", "OTUS_LOG_OUTPUT": "none"})
     assert p.returncode == 0, p.stderr
@@ -98,3 +102,28 @@ def test_demo_through_the_agent(start_agent, tmp_path):
     assert ex[0]["trace_id"] == emitted["trace_id"]
     assert ex[0]["span_id"] == emitted["server_span"]
     assert point("http.client.request.duration")["attributes"]["error.type"] == "503"
+
+    # The Prometheus endpoint shows the same values, under the service's job.
+    status, _, body = http("GET", f"http://127.0.0.1:{prom}/metrics")
+    assert status == 200
+    samples = {}
+    for line in body.decode().splitlines():
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$', line)
+        if m:
+            labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m[2]))
+            samples.setdefault(m[1], []).append((labels, float(m[3])))
+
+    def prom_value(name, **labels):
+        found = [v for l, v in samples.get(name, [])
+                 if l.get("job") == "e2e-demo" and all(l.get(k) == v for k, v in labels.items())]
+        assert len(found) == 1, (name, labels, samples.get(name))
+        return found[0]
+
+    assert prom_value("demo_requests_total", http_route="/users") == 3
+    assert prom_value("demo_requests_total", http_route="/orders") == 2
+    assert prom_value("demo_inflight") == 3
+    assert prom_value("demo_temperature_celsius") == 21.5
+    assert prom_value("demo_latency_seconds_bucket", le="0.5") == 2
+    assert prom_value("demo_size_bytes_count") == 100
+    assert prom_value("http_server_request_duration_seconds_count") == 1
+    assert prom_value("http_server_request_duration_seconds_bucket", le="+Inf") == 1
