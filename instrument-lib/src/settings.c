@@ -1,6 +1,6 @@
 /*
  * settings.c: libotus's configuration, resolved once at otus_init() from struct
- * otus_config over the environment over defaults.
+ * otus_sdk_config over the environment over defaults.
  *
  * The environment is read exactly as the OpenTelemetry environment variable
  * specification says: an empty value is the same as unset; booleans are true only for
