@@ -253,9 +253,9 @@ fuzz-run: $(FUZZ_BINS)
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/work/$$name $$corpus; \
 	done
 
-demo:
-	@echo "make demo: no demo services exist yet (examples/ is empty); nothing to run." >&2
-	@exit 1
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo.sh
 
 # ---- install -------------------------------------------------------------------------------
 install: $(AGENT_BIN) $(LIB_SO) $(LIB_A) $(LIB_PC)
