@@ -13,6 +13,8 @@
 #include "common/clock.h"
 #include "common/gzip.h"
 #include "common/json.h"
+#include "agent/batch.h"
+#include "exporters/documents.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 
 #define RUNS 7
@@ -133,6 +135,30 @@ int main(void)
         t[r] = (double)(otus_clock_mono_ns() - t0) / (iters * 100.0);
     }
     report("protobuf decode, malloc", t, "record");
+
+    /* ECS documents for the same 100 records (what the file and Elasticsearch
+     * exporters write). */
+    {
+        struct otus_batch *b = otus_batch_new(OTUS_SIGNAL_LOGS, 64 * 1024, 0, NULL);
+        b->req.msg = protobuf_c_message_unpack(
+            &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor,
+            otus_arena_protobuf(&b->arena), len, wire);
+        struct otus_buf docs;
+        otus_buf_init(&docs, 0);
+        for (int r = 0; r < RUNS; r++) {
+            uint64_t t0 = otus_clock_mono_ns();
+            for (int i = 0; i < iters; i++) {
+                otus_buf_reset(&docs);
+                if (otus_doc_batch(&docs, b) != 0)
+                    abort();
+            }
+            t[r] = (double)(otus_clock_mono_ns() - t0) / (iters * 100.0);
+        }
+        report("ECS log documents", t, "record");
+        printf("%-36s %zu bytes/record\n", "", docs.len / 100);
+        otus_buf_free(&docs);
+        otus_batch_unref(b);
+    }
 
     const char *msg = "GET /api/v1/users?id=12345 served in 3 ms \"ok\" caf\xc3\xa9";
     size_t mlen = strlen(msg);

@@ -5,6 +5,7 @@
  */
 #include "common/clock.h"
 
+#include <string.h>
 #include <time.h>
 
 uint64_t otus_clock_mono_ns(void)
@@ -63,6 +64,13 @@ size_t otus_time_rfc3339_nano(uint64_t unix_ns, char *out)
         s = max_s;
         ns = 999999999u;
     }
+    /* Consecutive timestamps mostly share their second: keep its text per thread. */
+    static _Thread_local uint64_t cached_s = UINT64_MAX;
+    static _Thread_local char cached[19];
+    if (s == cached_s) {
+        memcpy(out, cached, 19);
+        goto fraction;
+    }
     int year, month, day, hour, min, sec;
     otus_time_civil((int64_t)s, &year, &month, &day, &hour, &min, &sec);
     put2(out, year / 100);
@@ -77,6 +85,9 @@ size_t otus_time_rfc3339_nano(uint64_t unix_ns, char *out)
     put2(out + 14, min);
     out[16] = ':';
     put2(out + 17, sec);
+    memcpy(cached, out, 19);
+    cached_s = s;
+fraction:
     out[19] = '.';
     for (int i = 28; i >= 20; i--) {
         out[i] = (char)('0' + ns % 10);

@@ -321,6 +321,24 @@ void otus_json_key(struct otus_json *j, const char *k, size_t n)
     j->comma &= ~((uint64_t)1 << j->depth);
 }
 
+void otus_json_key_plain(struct otus_json *j, const char *k, size_t n)
+{
+    if (!item(j))
+        return;
+    int rc = otus_buf_reserve(j->b, n + 3);
+    if (rc) {
+        j->err = rc;
+        return;
+    }
+    char *p = j->b->data + j->b->len;
+    p[0] = '"';
+    memcpy(p + 1, k, n);
+    p[n + 1] = '"';
+    p[n + 2] = ':';
+    j->b->len += n + 3;
+    j->comma &= ~((uint64_t)1 << j->depth);
+}
+
 void otus_json_string(struct otus_json *j, const char *s, size_t n)
 {
     if (!item(j))

@@ -44,6 +44,10 @@ static inline void otus_json_key_cstr(struct otus_json *j, const char *k)
     otus_json_key(j, k, strlen(k));
 }
 
+/* A member name the caller guarantees needs no escaping (no '"', '\\', control
+ * characters or non-ASCII bytes): written with one copy. */
+void otus_json_key_plain(struct otus_json *j, const char *k, size_t n);
+
 void otus_json_string(struct otus_json *j, const char *s, size_t n);
 static inline void otus_json_cstr(struct otus_json *j, const char *s)
 {

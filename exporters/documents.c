@@ -169,15 +169,17 @@ static int simple_attrs(otus_key_value *const *attrs, size_t n)
 void otus_doc_attributes(struct otus_json *j, otus_key_value *const *attrs, size_t n)
 {
     if (simple_attrs(attrs, n)) {
+        size_t len[16];
         otus_json_object_begin(j);
         for (size_t i = 0; i < n; i++) {
             const char *k = attrs[i]->key;
+            len[i] = strlen(k);
             size_t d = 0;
-            while (d < i && strcmp(attrs[d]->key, k) != 0)
+            while (d < i && (len[d] != len[i] || memcmp(attrs[d]->key, k, len[i]) != 0))
                 d++;
             if (d < i)
                 continue; /* a duplicate key: the first value wins */
-            otus_json_key_cstr(j, k);
+            otus_json_key(j, k, len[i]);
             otus_doc_any_value(j, attrs[i]->value);
         }
         otus_json_object_end(j);
@@ -252,7 +254,7 @@ int otus_doc_origin(const otus_resource *res, const otus_scope *scope, struct ot
             if (!res->attributes[i]->key || !is_promoted(res->attributes[i]->key))
                 rest[n++] = res->attributes[i];
         if (n) {
-            otus_json_key_cstr(&j, "resource.attributes");
+            otus_json_key_plain(&j, "resource.attributes", 19);
             otus_doc_attributes(&j, rest, n);
         }
         if (rest != rest_stack)
@@ -260,15 +262,15 @@ int otus_doc_origin(const otus_resource *res, const otus_scope *scope, struct ot
     }
     if (scope) {
         if (scope->name && *scope->name) {
-            otus_json_key_cstr(&j, "scope.name");
+            otus_json_key_plain(&j, "scope.name", 10);
             otus_json_cstr(&j, scope->name);
         }
         if (scope->version && *scope->version) {
-            otus_json_key_cstr(&j, "scope.version");
+            otus_json_key_plain(&j, "scope.version", 13);
             otus_json_cstr(&j, scope->version);
         }
         if (scope->n_attributes) {
-            otus_json_key_cstr(&j, "scope.attributes");
+            otus_json_key_plain(&j, "scope.attributes", 16);
             otus_doc_attributes(&j, scope->attributes, scope->n_attributes);
         }
     }
@@ -298,22 +300,27 @@ const char *otus_doc_log_level(const Opentelemetry__Proto__Logs__V1__LogRecord *
     return NULL;
 }
 
+/* Keys and values below are plain ASCII: written without the escaper. */
 static void put_time(struct otus_json *j, const char *key, uint64_t ns)
 {
-    char ts[OTUS_RFC3339_BUF];
-    otus_time_rfc3339_nano(ns, ts);
-    otus_json_key_cstr(j, key);
-    otus_json_string(j, ts, OTUS_RFC3339_NANO_LEN);
+    char ts[OTUS_RFC3339_BUF + 2];
+    ts[0] = '"';
+    otus_time_rfc3339_nano(ns, ts + 1);
+    ts[OTUS_RFC3339_NANO_LEN + 1] = '"';
+    otus_json_key_plain(j, key, strlen(key));
+    otus_json_raw(j, ts, OTUS_RFC3339_NANO_LEN + 2);
 }
 
 static void put_id(struct otus_json *j, const char *key, const ProtobufCBinaryData *id)
 {
-    char hex[64];
+    char hex[66];
     if (!id->len || id->len > 32)
         return;
-    otus_hex_encode(id->data, id->len, hex);
-    otus_json_key_cstr(j, key);
-    otus_json_string(j, hex, id->len * 2);
+    hex[0] = '"';
+    otus_hex_encode(id->data, id->len, hex + 1);
+    hex[id->len * 2 + 1] = '"';
+    otus_json_key_plain(j, key, strlen(key));
+    otus_json_raw(j, hex, id->len * 2 + 2);
 }
 
 /* Closes a document: origin members, '}' and a newline. */
@@ -344,41 +351,41 @@ int otus_doc_log(struct otus_buf *out, const Opentelemetry__Proto__Logs__V1__Log
     put_time(&j, "@timestamp", t);
     const char *level = otus_doc_log_level(lr);
     if (level) {
-        otus_json_key(&j, "log.level", 9);
+        otus_json_key_plain(&j, "log.level", 9);
         otus_json_cstr(&j, level);
     }
     const otus_any_value *body = lr->body;
     if (body) {
         switch (body->value_case) {
         case AV(STRING_VALUE):
-            otus_json_key(&j, "message", 7);
+            otus_json_key_plain(&j, "message", 7);
             otus_json_cstr(&j, body->string_value ? body->string_value : "");
             break;
         case AV(BOOL_VALUE):
-            otus_json_key(&j, "message", 7);
+            otus_json_key_plain(&j, "message", 7);
             otus_json_cstr(&j, body->bool_value ? "true" : "false");
             break;
         case AV(INT_VALUE): {
             char tmp[24];
             int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)body->int_value);
-            otus_json_key(&j, "message", 7);
+            otus_json_key_plain(&j, "message", 7);
             otus_json_string(&j, tmp, (size_t)n);
             break;
         }
         case AV(DOUBLE_VALUE): {
             char tmp[40];
             size_t n = otus_json_format_double(body->double_value, tmp);
-            otus_json_key(&j, "message", 7);
+            otus_json_key_plain(&j, "message", 7);
             otus_json_string(&j, tmp, n);
             break;
         }
         case AV(BYTES_VALUE):
-            otus_json_key(&j, "message", 7);
+            otus_json_key_plain(&j, "message", 7);
             put_bytes(&j, &body->bytes_value);
             break;
         case AV(ARRAY_VALUE):
         case AV(KVLIST_VALUE):
-            otus_json_key(&j, "body.structured", 15);
+            otus_json_key_plain(&j, "body.structured", 15);
             otus_doc_any_value(&j, body);
             break;
         default:
@@ -386,21 +393,21 @@ int otus_doc_log(struct otus_buf *out, const Opentelemetry__Proto__Logs__V1__Log
         }
     }
     if (lr->severity_number) {
-        otus_json_key(&j, "event.severity", 14);
+        otus_json_key_plain(&j, "event.severity", 14);
         otus_json_int(&j, lr->severity_number);
     }
     put_id(&j, "trace.id", &lr->trace_id);
     put_id(&j, "span.id", &lr->span_id);
     if (lr->event_name && *lr->event_name) {
-        otus_json_key(&j, "event.name", 10);
+        otus_json_key_plain(&j, "event.name", 10);
         otus_json_cstr(&j, lr->event_name);
     }
     if (lr->n_attributes) {
-        otus_json_key(&j, "attributes", 10);
+        otus_json_key_plain(&j, "attributes", 10);
         otus_doc_attributes(&j, lr->attributes, lr->n_attributes);
     }
     if (lr->dropped_attributes_count) {
-        otus_json_key_cstr(&j, "dropped_attributes_count");
+        otus_json_key_plain(&j, "dropped_attributes_count", 24);
         otus_json_uint(&j, lr->dropped_attributes_count);
     }
     int rc = finish(&j, origin);
@@ -435,57 +442,57 @@ int otus_doc_span(struct otus_buf *out, const Opentelemetry__Proto__Trace__V1__S
     put_id(&j, "span_id", &sp->span_id);
     put_id(&j, "parent_span_id", &sp->parent_span_id);
     if (sp->trace_state && *sp->trace_state) {
-        otus_json_key_cstr(&j, "trace_state");
+        otus_json_key_plain(&j, "trace_state", 11);
         otus_json_cstr(&j, sp->trace_state);
     }
     if (sp->flags) {
-        otus_json_key_cstr(&j, "flags");
+        otus_json_key_plain(&j, "flags", 5);
         otus_json_uint(&j, sp->flags);
     }
-    otus_json_key_cstr(&j, "name");
+    otus_json_key_plain(&j, "name", 4);
     otus_json_cstr(&j, sp->name ? sp->name : "");
-    otus_json_key_cstr(&j, "kind");
+    otus_json_key_plain(&j, "kind", 4);
     otus_json_cstr(&j, span_kind(sp->kind));
     put_time(&j, "start_time", sp->start_time_unix_nano);
     put_time(&j, "end_time", sp->end_time_unix_nano);
-    otus_json_key_cstr(&j, "start_time_unix_nano");
+    otus_json_key_plain(&j, "start_time_unix_nano", 20);
     otus_json_uint(&j, sp->start_time_unix_nano);
-    otus_json_key_cstr(&j, "end_time_unix_nano");
+    otus_json_key_plain(&j, "end_time_unix_nano", 18);
     otus_json_uint(&j, sp->end_time_unix_nano);
-    otus_json_key_cstr(&j, "duration_ns");
+    otus_json_key_plain(&j, "duration_ns", 11);
     otus_json_int(&j, sp->end_time_unix_nano >= sp->start_time_unix_nano
                           ? (int64_t)(sp->end_time_unix_nano - sp->start_time_unix_nano)
                           : -(int64_t)(sp->start_time_unix_nano - sp->end_time_unix_nano));
-    otus_json_key_cstr(&j, "status");
+    otus_json_key_plain(&j, "status", 6);
     otus_json_object_begin(&j);
-    otus_json_key_cstr(&j, "code");
+    otus_json_key_plain(&j, "code", 4);
     otus_json_cstr(&j, status_code(sp->status ? sp->status->code : 0));
     if (sp->status && sp->status->message && *sp->status->message) {
-        otus_json_key_cstr(&j, "message");
+        otus_json_key_plain(&j, "message", 7);
         otus_json_cstr(&j, sp->status->message);
     }
     otus_json_object_end(&j);
     if (sp->n_attributes) {
-        otus_json_key_cstr(&j, "attributes");
+        otus_json_key_plain(&j, "attributes", 10);
         otus_doc_attributes(&j, sp->attributes, sp->n_attributes);
     }
     if (sp->n_events) {
-        otus_json_key_cstr(&j, "events");
+        otus_json_key_plain(&j, "events", 6);
         otus_json_array_begin(&j);
         for (size_t i = 0; i < sp->n_events; i++) {
             const Opentelemetry__Proto__Trace__V1__Span__Event *e = sp->events[i];
             otus_json_object_begin(&j);
             put_time(&j, "time", e->time_unix_nano);
-            otus_json_key_cstr(&j, "time_unix_nano");
+            otus_json_key_plain(&j, "time_unix_nano", 14);
             otus_json_uint(&j, e->time_unix_nano);
-            otus_json_key_cstr(&j, "name");
+            otus_json_key_plain(&j, "name", 4);
             otus_json_cstr(&j, e->name ? e->name : "");
             if (e->n_attributes) {
-                otus_json_key_cstr(&j, "attributes");
+                otus_json_key_plain(&j, "attributes", 10);
                 otus_doc_attributes(&j, e->attributes, e->n_attributes);
             }
             if (e->dropped_attributes_count) {
-                otus_json_key_cstr(&j, "dropped_attributes_count");
+                otus_json_key_plain(&j, "dropped_attributes_count", 24);
                 otus_json_uint(&j, e->dropped_attributes_count);
             }
             otus_json_object_end(&j);
@@ -493,7 +500,7 @@ int otus_doc_span(struct otus_buf *out, const Opentelemetry__Proto__Trace__V1__S
         otus_json_array_end(&j);
     }
     if (sp->n_links) {
-        otus_json_key_cstr(&j, "links");
+        otus_json_key_plain(&j, "links", 5);
         otus_json_array_begin(&j);
         for (size_t i = 0; i < sp->n_links; i++) {
             const Opentelemetry__Proto__Trace__V1__Span__Link *l = sp->links[i];
@@ -501,19 +508,19 @@ int otus_doc_span(struct otus_buf *out, const Opentelemetry__Proto__Trace__V1__S
             put_id(&j, "trace_id", &l->trace_id);
             put_id(&j, "span_id", &l->span_id);
             if (l->trace_state && *l->trace_state) {
-                otus_json_key_cstr(&j, "trace_state");
+                otus_json_key_plain(&j, "trace_state", 11);
                 otus_json_cstr(&j, l->trace_state);
             }
             if (l->flags) {
-                otus_json_key_cstr(&j, "flags");
+                otus_json_key_plain(&j, "flags", 5);
                 otus_json_uint(&j, l->flags);
             }
             if (l->n_attributes) {
-                otus_json_key_cstr(&j, "attributes");
+                otus_json_key_plain(&j, "attributes", 10);
                 otus_doc_attributes(&j, l->attributes, l->n_attributes);
             }
             if (l->dropped_attributes_count) {
-                otus_json_key_cstr(&j, "dropped_attributes_count");
+                otus_json_key_plain(&j, "dropped_attributes_count", 24);
                 otus_json_uint(&j, l->dropped_attributes_count);
             }
             otus_json_object_end(&j);
@@ -552,13 +559,13 @@ static void put_exemplars(struct otus_json *j, otus_exemplar *const *ex, size_t 
 {
     if (!n)
         return;
-    otus_json_key_cstr(j, "exemplars");
+    otus_json_key_plain(j, "exemplars", 9);
     otus_json_array_begin(j);
     for (size_t i = 0; i < n; i++) {
         const otus_exemplar *e = ex[i];
         otus_json_object_begin(j);
         put_time(j, "time", e->time_unix_nano);
-        otus_json_key_cstr(j, "value");
+        otus_json_key_plain(j, "value", 5);
         if (e->value_case == OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__VALUE_AS_INT)
             otus_json_int(j, e->as_int);
         else
@@ -566,7 +573,7 @@ static void put_exemplars(struct otus_json *j, otus_exemplar *const *ex, size_t 
         put_id(j, "trace_id", &e->trace_id);
         put_id(j, "span_id", &e->span_id);
         if (e->n_filtered_attributes) {
-            otus_json_key_cstr(j, "filtered_attributes");
+            otus_json_key_plain(j, "filtered_attributes", 19);
             otus_doc_attributes(j, e->filtered_attributes, e->n_filtered_attributes);
         }
         otus_json_object_end(j);
@@ -583,24 +590,24 @@ static void point_head(struct otus_json *j, const Opentelemetry__Proto__Metrics_
     put_time(j, "@timestamp", t);
     if (start_t)
         put_time(j, "start_timestamp", start_t);
-    otus_json_key_cstr(j, "name");
+    otus_json_key_plain(j, "name", 4);
     otus_json_cstr(j, m->name ? m->name : "");
     if (m->description && *m->description) {
-        otus_json_key_cstr(j, "description");
+        otus_json_key_plain(j, "description", 11);
         otus_json_cstr(j, m->description);
     }
     if (m->unit && *m->unit) {
-        otus_json_key_cstr(j, "unit");
+        otus_json_key_plain(j, "unit", 4);
         otus_json_cstr(j, m->unit);
     }
-    otus_json_key_cstr(j, "type");
+    otus_json_key_plain(j, "type", 4);
     otus_json_cstr(j, type);
     if (nattrs) {
-        otus_json_key_cstr(j, "attributes");
+        otus_json_key_plain(j, "attributes", 10);
         otus_doc_attributes(j, attrs, nattrs);
     }
     if (flags) {
-        otus_json_key_cstr(j, "flags");
+        otus_json_key_plain(j, "flags", 5);
         otus_json_uint(j, flags);
     }
 }
@@ -622,12 +629,12 @@ static int number_points(struct otus_buf *out, const Opentelemetry__Proto__Metri
         point_head(&j, m, type, p->time_unix_nano, p->start_time_unix_nano, p->attributes,
                    p->n_attributes, p->flags);
         if (temp >= 0) {
-            otus_json_key_cstr(&j, "temporality");
+            otus_json_key_plain(&j, "temporality", 11);
             otus_json_cstr(&j, temporality(temp));
-            otus_json_key_cstr(&j, "monotonic");
+            otus_json_key_plain(&j, "monotonic", 9);
             otus_json_bool(&j, monotonic);
         }
-        otus_json_key_cstr(&j, "value");
+        otus_json_key_plain(&j, "value", 5);
         if (p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT)
             otus_json_int(&j, p->as_int);
         else if (p->value_case ==
@@ -651,9 +658,9 @@ put_buckets(struct otus_json *j, const char *key,
         return;
     otus_json_key_cstr(j, key);
     otus_json_object_begin(j);
-    otus_json_key_cstr(j, "offset");
+    otus_json_key_plain(j, "offset", 6);
     otus_json_int(j, b->offset);
-    otus_json_key_cstr(j, "bucket_counts");
+    otus_json_key_plain(j, "bucket_counts", 13);
     otus_json_array_begin(j);
     for (size_t i = 0; i < b->n_bucket_counts; i++)
         otus_json_uint(j, b->bucket_counts[i]);
@@ -685,28 +692,28 @@ int otus_doc_metric(struct otus_buf *out, const Opentelemetry__Proto__Metrics__V
             otus_json_init(&j, out);
             point_head(&j, m, "histogram", p->time_unix_nano, p->start_time_unix_nano,
                        p->attributes, p->n_attributes, p->flags);
-            otus_json_key_cstr(&j, "temporality");
+            otus_json_key_plain(&j, "temporality", 11);
             otus_json_cstr(&j, temporality(m->histogram->aggregation_temporality));
-            otus_json_key_cstr(&j, "count");
+            otus_json_key_plain(&j, "count", 5);
             otus_json_uint(&j, p->count);
             if (p->_sum_case == OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM_SUM) {
-                otus_json_key_cstr(&j, "sum");
+                otus_json_key_plain(&j, "sum", 3);
                 otus_json_double(&j, p->sum);
             }
             if (p->_min_case == OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___MIN_MIN) {
-                otus_json_key_cstr(&j, "min");
+                otus_json_key_plain(&j, "min", 3);
                 otus_json_double(&j, p->min);
             }
             if (p->_max_case == OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___MAX_MAX) {
-                otus_json_key_cstr(&j, "max");
+                otus_json_key_plain(&j, "max", 3);
                 otus_json_double(&j, p->max);
             }
-            otus_json_key_cstr(&j, "bucket_counts");
+            otus_json_key_plain(&j, "bucket_counts", 13);
             otus_json_array_begin(&j);
             for (size_t b = 0; b < p->n_bucket_counts; b++)
                 otus_json_uint(&j, p->bucket_counts[b]);
             otus_json_array_end(&j);
-            otus_json_key_cstr(&j, "explicit_bounds");
+            otus_json_key_plain(&j, "explicit_bounds", 15);
             otus_json_array_begin(&j);
             for (size_t b = 0; b < p->n_explicit_bounds; b++)
                 otus_json_double(&j, p->explicit_bounds[b]);
@@ -724,31 +731,31 @@ int otus_doc_metric(struct otus_buf *out, const Opentelemetry__Proto__Metrics__V
             otus_json_init(&j, out);
             point_head(&j, m, "exponential_histogram", p->time_unix_nano, p->start_time_unix_nano,
                        p->attributes, p->n_attributes, p->flags);
-            otus_json_key_cstr(&j, "temporality");
+            otus_json_key_plain(&j, "temporality", 11);
             otus_json_cstr(&j, temporality(m->exponential_histogram->aggregation_temporality));
-            otus_json_key_cstr(&j, "count");
+            otus_json_key_plain(&j, "count", 5);
             otus_json_uint(&j, p->count);
             if (p->_sum_case ==
                 OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT___SUM_SUM) {
-                otus_json_key_cstr(&j, "sum");
+                otus_json_key_plain(&j, "sum", 3);
                 otus_json_double(&j, p->sum);
             }
             if (p->_min_case ==
                 OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT___MIN_MIN) {
-                otus_json_key_cstr(&j, "min");
+                otus_json_key_plain(&j, "min", 3);
                 otus_json_double(&j, p->min);
             }
             if (p->_max_case ==
                 OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT___MAX_MAX) {
-                otus_json_key_cstr(&j, "max");
+                otus_json_key_plain(&j, "max", 3);
                 otus_json_double(&j, p->max);
             }
-            otus_json_key_cstr(&j, "scale");
+            otus_json_key_plain(&j, "scale", 5);
             otus_json_int(&j, p->scale);
-            otus_json_key_cstr(&j, "zero_count");
+            otus_json_key_plain(&j, "zero_count", 10);
             otus_json_uint(&j, p->zero_count);
             if (p->zero_threshold != 0) {
-                otus_json_key_cstr(&j, "zero_threshold");
+                otus_json_key_plain(&j, "zero_threshold", 14);
                 otus_json_double(&j, p->zero_threshold);
             }
             put_buckets(&j, "positive", p->positive);
@@ -765,17 +772,17 @@ int otus_doc_metric(struct otus_buf *out, const Opentelemetry__Proto__Metrics__V
             otus_json_init(&j, out);
             point_head(&j, m, "summary", p->time_unix_nano, p->start_time_unix_nano, p->attributes,
                        p->n_attributes, p->flags);
-            otus_json_key_cstr(&j, "count");
+            otus_json_key_plain(&j, "count", 5);
             otus_json_uint(&j, p->count);
-            otus_json_key_cstr(&j, "sum");
+            otus_json_key_plain(&j, "sum", 3);
             otus_json_double(&j, p->sum);
-            otus_json_key_cstr(&j, "quantiles");
+            otus_json_key_plain(&j, "quantiles", 9);
             otus_json_array_begin(&j);
             for (size_t q = 0; q < p->n_quantile_values; q++) {
                 otus_json_object_begin(&j);
-                otus_json_key_cstr(&j, "quantile");
+                otus_json_key_plain(&j, "quantile", 8);
                 otus_json_double(&j, p->quantile_values[q]->quantile);
-                otus_json_key_cstr(&j, "value");
+                otus_json_key_plain(&j, "value", 5);
                 otus_json_double(&j, p->quantile_values[q]->value);
                 otus_json_object_end(&j);
             }
