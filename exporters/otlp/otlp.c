@@ -42,7 +42,7 @@
 /* Encoding buffers over this are freed after their send rather than kept for reuse. */
 #define KEEP_BUFFER_MAX (64u << 20)
 
-enum req_state { RS_ENCODING, RS_CALLING, RS_WAITING, RS_BLOCKED };
+enum req_state { RS_ENCODING, RS_CALLING, RS_WAITING, RS_BLOCKED, RS_WAKING };
 
 /* Request outcomes, the "outcome" label of otus_otlp_requests_total. */
 enum outcome { OC_OK, OC_PARTIAL, OC_RETRY, OC_REJECTED, OC_NETWORK, OC_COUNT };
@@ -100,12 +100,10 @@ struct otlp_exporter {
     struct otus_http_client *http;
     struct otus_self_metrics *metrics;
     uv_timer_t timer;
-    int timer_open;
     struct otlp_req *reqs;        /* open requests */
     struct enc_ctx *free_ctx;     /* encoding states not in use */
     struct otlp_encoder loop_enc; /* for encode(), on the loop */
     struct ratelimit rl_partial, rl_rejected, rl_retry;
-    int closing;
     int pending_closes; /* timer, HTTP client */
     void (*closed)(void *arg);
     void *closed_arg;
@@ -266,18 +264,22 @@ static void on_timer(uv_timer_t *t)
     arm_timer(x);
 }
 
-/* Sends waiting for the outcome of a breaker's probe try again. */
+/* Sends waiting for the outcome of a breaker's probe try again, each once (one of them
+ * may become the next probe, and the others wait for it in turn). */
 static void wake_blocked(struct otlp_exporter *x, enum otus_signal s)
 {
+    for (struct otlp_req *r = x->reqs; r; r = r->next)
+        if (r->state == RS_BLOCKED && r->send->signal == s)
+            r->state = RS_WAKING;
     for (;;) {
         struct otlp_req *b = NULL;
         for (struct otlp_req *r = x->reqs; r && !b; r = r->next)
-            if (r->state == RS_BLOCKED && r->send->signal == s)
+            if (r->state == RS_WAKING)
                 b = r;
         if (!b)
             return;
-        b->state = RS_WAITING; /* attempt() moves it on */
-        attempt(b);
+        b->state = RS_WAITING;
+        attempt(b); /* calls, waits, blocks again or settles */
     }
 }
 
@@ -741,7 +743,6 @@ static int create(const struct otus_exporter_env *env, const struct otlp_cfg *cf
     }
     uv_timer_init(env->loop, &x->timer);
     x->timer.data = x;
-    x->timer_open = 1;
 out:
     if (rc) {
         exporter_free(x);
@@ -788,7 +789,6 @@ static void otlp_destroy(void *self, void (*closed)(void *arg), void *arg)
 {
     struct otlp_exporter *x = self;
     /* The core destroys an exporter only when none of its sends is open. */
-    x->closing = 1;
     x->closed = closed;
     x->closed_arg = arg;
     x->pending_closes = 2;

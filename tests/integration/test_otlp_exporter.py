@@ -244,6 +244,26 @@ def test_503s_and_429_retry_after_deliver_exactly_once(start_agent, tmp_path, st
     assert metric_value(a, "otus_exporter_dropped_records_total", exporter="jaeger") == 0
 
 
+def test_breaker_with_many_sends_in_flight(start_agent, tmp_path, standin):
+    """Four sends at once against a failing backend: the breaker opens, lets one probe
+    through at a time, and once the backend is back every span arrives exactly once."""
+    standin.fail(12, 503)
+    a = start(start_agent, tmp_path, jaeger_exporter(standin, """    max_in_flight: 4
+    max_batch_records: 20
+    breaker:
+      failure_threshold: 3
+      open_timeout: 100ms
+      max_open_timeout: 200ms"""), "  traces: [jaeger]")
+    for i in range(8):
+        assert od.send(a.otlp, "traces", od.traces_request(n=20, start=i * 20))[0] == 200
+    standin.wait(lambda: len(standin.records("traces")) >= 160, timeout=30, what="160 spans")
+    time.sleep(0.3)
+    ids = [sp.span_id for _, _, sp in standin.records("traces")]
+    assert len(ids) == 160 and len(set(ids)) == 160
+    assert metric_value(a, "otus_exporter_breaker_state", exporter="jaeger") == 0
+    assert metric_value(a, "otus_exporter_sent_records_total", exporter="jaeger") == 160
+
+
 def test_network_errors_are_retried(start_agent, tmp_path):
     port = free_port()
     a = start(start_agent, tmp_path, f"""  jaeger:
