@@ -15,24 +15,29 @@
 
 #include "exporters/exporter.h"
 
-const char otus_default_config_yaml[] = "# otus-agent embedded default configuration\n"
-                                        "service:\n"
-                                        "  log_level: info\n"
-                                        "  data_dir: ./otus-data\n"
-                                        "  telemetry:\n"
-                                        "    listen: 127.0.0.1:9464\n"
-                                        "receivers:\n"
-                                        "  otlp:\n"
-                                        "    listen: 127.0.0.1:4318\n"
-                                        "buffer:\n"
-                                        "  mode: memory\n"
-                                        "exporters:\n"
-                                        "  file:\n"
-                                        "    path: ./otus-data/export\n"
-                                        "pipelines:\n"
-                                        "  logs: [file]\n"
-                                        "  traces: [file]\n"
-                                        "  metrics: [file]\n";
+/* clang-format off */
+const char otus_default_config_yaml[] =
+    "# otus-agent embedded default configuration\n"
+    "service:\n"
+    "  log_level: info\n"
+    "  data_dir: ./otus-data\n"
+    "  telemetry:\n"
+    "    listen: 127.0.0.1:9464\n"
+    "receivers:\n"
+    "  otlp:\n"
+    "    listen: 127.0.0.1:4318\n"
+    "buffer:\n"
+    "  mode: memory\n"
+    "exporters:\n"
+    "  file:\n"
+    "    path: ./otus-data/export\n"
+    "  prometheus:\n"
+    "    listen: 127.0.0.1:9464\n"
+    "pipelines:\n"
+    "  logs: [file]\n"
+    "  traces: [file]\n"
+    "  metrics: [prometheus]\n";
+/* clang-format on */
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const buffer_modes[] = {"memory", NULL};

@@ -18,6 +18,7 @@
 #include <otus.h>
 
 #include "agent/log.h"
+#include "agent/otlp_json.h"
 #include "agent/pipeline.h"
 #include "common/clock.h"
 #include "common/gzip.h"
@@ -134,23 +135,8 @@ static void respond_ok(struct otus_http_request *req, enum encoding enc, enum ot
                                             : "log records",
                  why);
     if (enc == ENC_JSON) {
-        static const char *const field[] = {"rejectedSpans", "rejectedDataPoints",
-                                            "rejectedLogRecords"};
-        struct otus_json j;
-        otus_json_init(&j, &body);
-        otus_json_object_begin(&j);
-        if (rejected) {
-            char num[24];
-            int n = snprintf(num, sizeof(num), "%zu", rejected);
-            otus_json_key_cstr(&j, "partialSuccess");
-            otus_json_object_begin(&j);
-            otus_json_key_cstr(&j, field[s]);
-            otus_json_string(&j, num, (size_t)n); /* int64 is a string in OTLP/JSON */
-            otus_json_key_cstr(&j, "errorMessage");
-            otus_json_cstr(&j, msg);
-            otus_json_object_end(&j);
-        }
-        otus_json_object_end(&j);
+        if (otus_otlp_json_encode_response(s, (int64_t)rejected, rejected ? msg : NULL, &body) != 0)
+            otus_buf_reset(&body);
         otus_http_respond_buf(req, 200, "application/json", &body, NULL);
         return;
     }
@@ -402,6 +388,8 @@ static void handle(struct otus_http_request *req, void *ctx)
     enum encoding enc;
     if (strcmp(mt, "application/x-protobuf") == 0 || strcmp(mt, "application/protobuf") == 0) {
         enc = ENC_PROTOBUF;
+    } else if (strcmp(mt, "application/json") == 0) {
+        enc = ENC_JSON;
     } else {
         count_refused(r, sig, "content_type", 0);
         respond_text(req, 415,
@@ -473,21 +461,38 @@ static void handle(struct otus_http_request *req, void *ctx)
         respond_status(req, enc, 503, RPC_UNAVAILABLE, "out of memory", "Retry-After: 1\r\n");
         goto out;
     }
-    b->req.msg = protobuf_c_message_unpack(request_desc[sig], otus_arena_protobuf(&b->arena), len,
-                                           (const uint8_t *)data);
-    if (!b->req.msg) {
-        if (b->arena.exhausted) {
+    int drc = 0;
+    struct otus_buf jerr;
+    otus_buf_init(&jerr, 512);
+    if (enc == ENC_JSON) {
+        drc = otus_otlp_json_decode(sig, data, len, &b->arena, &b->req.msg, &jerr);
+    } else {
+        b->req.msg = protobuf_c_message_unpack(request_desc[sig], otus_arena_protobuf(&b->arena),
+                                               len, (const uint8_t *)data);
+        if (!b->req.msg)
+            drc = OTUS_ERR_PARSE;
+    }
+    if (drc) {
+        if (b->arena.exhausted || drc == OTUS_ERR_NOMEM) {
             count_refused(r, sig, "memory", 0);
             respond_status(req, enc, 503, RPC_UNAVAILABLE,
                            "the agent's memory limit is reached; retry later",
                            "Retry-After: 1\r\n");
         } else {
+            char msg[640];
+            if (enc == ENC_JSON)
+                snprintf(msg, sizeof(msg),
+                         "body is not a valid OTLP/JSON Export*ServiceRequest: %.*s", (int)jerr.len,
+                         jerr.data ? jerr.data : "");
+            else
+                snprintf(msg, sizeof(msg), "body is not a valid protobuf Export*ServiceRequest");
             count_refused(r, sig, "malformed", 0);
-            respond_status(req, enc, 400, RPC_INVALID_ARGUMENT,
-                           "body is not a valid protobuf Export*ServiceRequest", NULL);
+            respond_status(req, enc, 400, RPC_INVALID_ARGUMENT, msg, NULL);
         }
+        otus_buf_free(&jerr);
         goto out;
     }
+    otus_buf_free(&jerr);
     const char *why = NULL;
     size_t rejected = otus_otlp_validate(b, &why);
     if (rejected)

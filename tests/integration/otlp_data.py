@@ -135,3 +135,34 @@ def status_message(body):
     st = status_pb2.Status()
     st.ParseFromString(body)
     return st
+
+
+def to_otlp_json(req):
+    """The OTLP/JSON form of a request: protobuf's JSON mapping with enums as integers
+    and trace/span IDs as hex (OTLP's exception to base64 bytes)."""
+    import base64
+    import json
+    from google.protobuf.json_format import MessageToDict
+
+    d = MessageToDict(req, use_integers_for_enums=True)
+
+    def fix(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("traceId", "spanId", "parentSpanId") and isinstance(v, str):
+                    node[k] = base64.b64decode(v).hex()
+                else:
+                    fix(v)
+        elif isinstance(node, list):
+            for x in node:
+                fix(x)
+    fix(d)
+    return json.dumps(d).encode()
+
+
+def send_json(port, signal, req, gzip=False, **kw):
+    body = to_otlp_json(req)
+    if gzip:
+        body = _gzip.compress(body)
+    return post(port, PATHS[signal], body, content_type="application/json",
+                encoding="gzip" if gzip else None, **kw)

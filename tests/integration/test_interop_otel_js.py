@@ -44,7 +44,7 @@ def read_lines(path, n):
     return wait_for(have, 15, what=f"{n} documents in {path}")
 
 
-@pytest.mark.parametrize("mode", ["proto"])
+@pytest.mark.parametrize("mode", ["proto", "json"])
 def test_otel_js_sdk_to_agent(node_sdk, start_agent, tmp_path, mode):
     otlp, tel = free_port(), free_port()
     a = start_agent(f"""

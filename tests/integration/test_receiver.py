@@ -350,3 +350,91 @@ def test_empty_and_huge_batches(agent, tmp_path):
     docs = read_docs(tmp_path, "logs", 40000, timeout=30)
     assert len(docs) == 40000
     assert [d["attributes"]["seq"] for d in docs] == list(range(40000))
+
+
+def parse_metrics(text):
+    """Prometheus text into {(name, frozenset(labels)): value}."""
+    import re
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line)
+        assert m, line
+        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def test_loss_accounting_invariant(start_agent, tmp_path):
+    """At every moment, for every exporter:
+    accepted = sent + failed + dropped + queued + in flight."""
+    from harness import http
+    otlp, tel = free_port(), free_port()
+    cfg = agent_config(tmp_path, otlp, tel, file_extra="    queue_max_bytes: 64KiB")
+    a = start_agent(cfg.replace("flush_interval: 50ms", "flush_interval: 300ms"))
+    a.wait_http(tel)
+
+    def check():
+        m = parse_metrics(http("GET", f"http://127.0.0.1:{tel}/metrics")[2].decode())
+        ex = frozenset({("exporter", "file")})
+        dropped = sum(v for (n, l), v in m.items()
+                      if n == "otus_exporter_dropped_records_total" and ("exporter", "file") in l)
+        acc = m[("otus_exporter_accepted_records_total", ex)]
+        rest = (m[("otus_exporter_sent_records_total", ex)] + m[("otus_exporter_failed_records_total", ex)]
+                + dropped + m[("otus_exporter_queue_records", ex)]
+                + m[("otus_exporter_in_flight_records", ex)])
+        assert acc == rest, (acc, rest)
+        return m, dropped
+    for i in range(30):
+        od.send(otlp, "logs", od.logs_request(n=50, start=i * 50))
+        check()
+    # The small queue limit made some records drop for this exporter (and be counted).
+    wait_for(lambda: check()[0][("otus_exporter_queue_records", frozenset({("exporter", "file")}))] == 0,
+             what="queue to drain")
+    m, dropped = check()
+    assert dropped > 0
+    written = len(read_docs(tmp_path, "logs", 1))
+    assert written == m[("otus_exporter_sent_records_total", frozenset({("exporter", "file")}))]
+
+
+def test_json_requests_match_protobuf_ones(agent, tmp_path):
+    """The same requests sent as OTLP/JSON (plain and gzip) produce the same documents
+    as protobuf does; answers come back as JSON."""
+    logs = od.logs_request(n=2, attrs={"user": {"id": 7}, "ratio": 0.5, "blob": b"\x01\x02"})
+    s, h, body = od.send_json(agent.otlp, "logs", logs)
+    assert s == 200 and h["content-type"] == "application/json"
+    assert json.loads(body) == {}
+    s, _, _ = od.send_json(agent.otlp, "traces", od.traces_request(n=2), gzip=True)
+    assert s == 200
+    m = od.metrics_request(value=2.5)
+    assert od.send_json(agent.otlp, "metrics", m)[0] == 200
+    assert od.send(agent.otlp, "logs", logs)[0] == 200
+    docs = read_docs(tmp_path, "logs", 4)
+    assert docs[0] == docs[2] and docs[1] == docs[3]
+    assert docs[0]["attributes"]["blob"] == "AQI="
+    traces = read_docs(tmp_path, "traces", 2)
+    assert traces[1]["trace_id"] == od.trace_id(1).hex()
+    assert read_docs(tmp_path, "metrics", 1)[0]["value"] == 2.5
+
+
+def test_json_partial_success_and_errors(agent):
+    req = od.traces_request(n=3)
+    req.resource_spans[0].scope_spans[0].spans[0].span_id = b"\x00" * 8
+    s, _, body = od.send_json(agent.otlp, "traces", req)
+    assert s == 200
+    ps = json.loads(body)["partialSuccess"]
+    assert ps["rejectedSpans"] == "1" and "invalid" in ps["errorMessage"]
+    # Malformed JSON: 400 with a JSON google.rpc.Status naming the problem.
+    s, h, body = od.post(agent.otlp, "/v1/traces", b'{"resourceSpans":[{"scopeSpans":[{"spans":'
+                         b'[{"traceId":"xyz"}]}]}]}', content_type="application/json")
+    assert s == 400 and h["content-type"] == "application/json"
+    st = json.loads(body)
+    assert st["code"] == 3
+    assert "resourceSpans[0].scopeSpans[0].spans[0].traceId" in st["message"]
+    s, _, body = od.post(agent.otlp, "/v1/logs", b"not json", content_type="application/json")
+    assert s == 400 and json.loads(body)["code"] == 3
+    # A charset parameter on the media type is fine.
+    s, _, _ = od.post(agent.otlp, "/v1/logs", od.to_otlp_json(od.logs_request(n=1)),
+                      content_type="application/json; charset=utf-8")
+    assert s == 200

@@ -1,0 +1,259 @@
+/*
+ * bench_otlp_json.c: microbenchmarks of the OTLP/JSON codec (agent/otlp_json.h) on the
+ * requests SDKs send most: 100 log records (the same records bench_codec.c decodes as
+ * protobuf, so the two figures compare) and 100 spans. Reports the median of several
+ * runs in ns per record for decoding (jansson's parse alone too, to show its share),
+ * for protobuf decoding of the same request, and for encoding.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "agent/otlp_json.h"
+#include "common/arena.h"
+#include "common/buf.h"
+#include "common/clock.h"
+
+#define RUNS    7
+#define RECORDS 100
+
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, double *ns)
+{
+    qsort(ns, RUNS, sizeof(double), cmp_double);
+    printf("%-44s median %9.1f ns/record  (min %.1f, max %.1f)\n", name, ns[RUNS / 2], ns[0],
+           ns[RUNS - 1]);
+}
+
+static uint8_t trace_id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+static uint8_t span_id[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+/* Four attributes like an HTTP server's: three strings and a status code. */
+static void fill_attributes(KeyValue kvs[4], KeyValue *kvp[4], AnyValue vals[4])
+{
+    static const char *keys[4] = {"http.request.method", "url.path", "http.response.status_code",
+                                  "user.id"};
+    for (int k = 0; k < 4; k++) {
+        opentelemetry__proto__common__v1__key_value__init(&kvs[k]);
+        opentelemetry__proto__common__v1__any_value__init(&vals[k]);
+        kvs[k].key = (char *)keys[k];
+        kvs[k].value = &vals[k];
+        if (k == 2) {
+            vals[k].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+            vals[k].int_value = 200;
+        } else {
+            vals[k].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+            vals[k].string_value = k == 0 ? "GET" : k == 1 ? "/api/v1/users" : "u-12345";
+        }
+        kvp[k] = &kvs[k];
+    }
+}
+
+/* 100 log records with a string body, 4 attributes, IDs, time and severity, the request
+ * bench_codec.c decodes as protobuf. */
+static otus_logs_req *make_logs(void)
+{
+    static Opentelemetry__Proto__Logs__V1__LogRecord recs[RECORDS];
+    static Opentelemetry__Proto__Logs__V1__LogRecord *recp[RECORDS];
+    static AnyValue bodies[RECORDS], vals[RECORDS][4];
+    static KeyValue kvs[RECORDS][4];
+    static KeyValue *kvp[RECORDS][4];
+    static char msgs[RECORDS][80];
+    static Opentelemetry__Proto__Logs__V1__ScopeLogs sl;
+    static Opentelemetry__Proto__Logs__V1__ScopeLogs *slp[1] = {&sl};
+    static Opentelemetry__Proto__Logs__V1__ResourceLogs rl;
+    static Opentelemetry__Proto__Logs__V1__ResourceLogs *rlp[1] = {&rl};
+    static otus_logs_req req;
+    for (int i = 0; i < RECORDS; i++) {
+        opentelemetry__proto__logs__v1__log_record__init(&recs[i]);
+        opentelemetry__proto__common__v1__any_value__init(&bodies[i]);
+        snprintf(msgs[i], sizeof(msgs[i]), "request %d served in %d ms for a user", i, i * 3);
+        bodies[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        bodies[i].string_value = msgs[i];
+        recs[i].body = &bodies[i];
+        recs[i].time_unix_nano = 1700000000000000000ull + (uint64_t)i;
+        recs[i].severity_number = 9;
+        recs[i].severity_text = "INFO";
+        recs[i].trace_id = (ProtobufCBinaryData){16, trace_id};
+        recs[i].span_id = (ProtobufCBinaryData){8, span_id};
+        fill_attributes(kvs[i], kvp[i], vals[i]);
+        recs[i].attributes = kvp[i];
+        recs[i].n_attributes = 4;
+        recp[i] = &recs[i];
+    }
+    opentelemetry__proto__logs__v1__scope_logs__init(&sl);
+    sl.log_records = recp;
+    sl.n_log_records = RECORDS;
+    opentelemetry__proto__logs__v1__resource_logs__init(&rl);
+    rl.scope_logs = slp;
+    rl.n_scope_logs = 1;
+    opentelemetry__proto__collector__logs__v1__export_logs_service_request__init(&req);
+    req.resource_logs = rlp;
+    req.n_resource_logs = 1;
+    return &req;
+}
+
+/* 100 server spans with IDs, a parent, times, 4 attributes and a status. */
+static otus_traces_req *make_traces(void)
+{
+    static Opentelemetry__Proto__Trace__V1__Span spans[RECORDS];
+    static Opentelemetry__Proto__Trace__V1__Span *spanp[RECORDS];
+    static Opentelemetry__Proto__Trace__V1__Status status;
+    static AnyValue vals[RECORDS][4];
+    static KeyValue kvs[RECORDS][4];
+    static KeyValue *kvp[RECORDS][4];
+    static Opentelemetry__Proto__Trace__V1__ScopeSpans ss;
+    static Opentelemetry__Proto__Trace__V1__ScopeSpans *ssp[1] = {&ss};
+    static Opentelemetry__Proto__Trace__V1__ResourceSpans rs;
+    static Opentelemetry__Proto__Trace__V1__ResourceSpans *rsp[1] = {&rs};
+    static otus_traces_req req;
+    opentelemetry__proto__trace__v1__status__init(&status);
+    status.code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_OK;
+    for (int i = 0; i < RECORDS; i++) {
+        Opentelemetry__Proto__Trace__V1__Span *s = &spans[i];
+        opentelemetry__proto__trace__v1__span__init(s);
+        s->trace_id = (ProtobufCBinaryData){16, trace_id};
+        s->span_id = (ProtobufCBinaryData){8, span_id};
+        s->parent_span_id = (ProtobufCBinaryData){8, span_id};
+        s->flags = 0x301;
+        s->name = "GET /api/v1/users";
+        s->kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
+        s->start_time_unix_nano = 1700000000000000000ull + (uint64_t)i * 1000;
+        s->end_time_unix_nano = s->start_time_unix_nano + 3000000;
+        fill_attributes(kvs[i], kvp[i], vals[i]);
+        s->attributes = kvp[i];
+        s->n_attributes = 4;
+        s->status = &status;
+        spanp[i] = s;
+    }
+    opentelemetry__proto__trace__v1__scope_spans__init(&ss);
+    ss.spans = spanp;
+    ss.n_spans = RECORDS;
+    opentelemetry__proto__trace__v1__resource_spans__init(&rs);
+    rs.scope_spans = ssp;
+    rs.n_scope_spans = 1;
+    opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(&req);
+    req.resource_spans = rsp;
+    req.n_resource_spans = 1;
+    return &req;
+}
+
+static void bench_decode(const char *name, enum otus_signal s, const struct otus_buf *json)
+{
+    double t[RUNS];
+    const int iters = 300;
+    struct otus_arena a;
+    otus_arena_init(&a, 64 * 1024, 0);
+    for (int r = 0; r < RUNS; r++) {
+        uint64_t t0 = otus_clock_mono_ns();
+        for (int i = 0; i < iters; i++) {
+            ProtobufCMessage *m;
+            if (otus_otlp_json_decode(s, json->data, json->len, &a, &m, NULL) != 0)
+                abort();
+            otus_arena_reset(&a);
+        }
+        t[r] = (double)(otus_clock_mono_ns() - t0) / (iters * (double)RECORDS);
+    }
+    otus_arena_destroy(&a);
+    report(name, t);
+}
+
+static void bench_parse_only(const char *name, const struct otus_buf *json)
+{
+    double t[RUNS];
+    const int iters = 300;
+    for (int r = 0; r < RUNS; r++) {
+        uint64_t t0 = otus_clock_mono_ns();
+        for (int i = 0; i < iters; i++) {
+            json_t *root = json_loadb(json->data, json->len, JSON_REJECT_DUPLICATES, NULL);
+            if (!root)
+                abort();
+            json_decref(root);
+        }
+        t[r] = (double)(otus_clock_mono_ns() - t0) / (iters * (double)RECORDS);
+    }
+    report(name, t);
+}
+
+static void bench_protobuf(const char *name, const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *wire = malloc(len);
+    if (!wire)
+        abort();
+    protobuf_c_message_pack(m, wire);
+    double t[RUNS];
+    const int iters = 2000;
+    struct otus_arena a;
+    otus_arena_init(&a, 64 * 1024, 0);
+    for (int r = 0; r < RUNS; r++) {
+        uint64_t t0 = otus_clock_mono_ns();
+        for (int i = 0; i < iters; i++) {
+            if (!protobuf_c_message_unpack(m->descriptor, otus_arena_protobuf(&a), len, wire))
+                abort();
+            otus_arena_reset(&a);
+        }
+        t[r] = (double)(otus_clock_mono_ns() - t0) / (iters * (double)RECORDS);
+    }
+    otus_arena_destroy(&a);
+    free(wire);
+    report(name, t);
+}
+
+static void bench_encode(const char *name, enum otus_signal s, const ProtobufCMessage *m)
+{
+    double t[RUNS];
+    const int iters = 1000;
+    struct otus_buf b;
+    otus_buf_init(&b, 0);
+    for (int r = 0; r < RUNS; r++) {
+        uint64_t t0 = otus_clock_mono_ns();
+        for (int i = 0; i < iters; i++) {
+            otus_buf_reset(&b);
+            if (otus_otlp_json_encode(s, m, &b) != 0)
+                abort();
+        }
+        t[r] = (double)(otus_clock_mono_ns() - t0) / (iters * (double)RECORDS);
+    }
+    otus_buf_free(&b);
+    report(name, t);
+}
+
+int main(void)
+{
+    otus_logs_req *logs = make_logs();
+    otus_traces_req *traces = make_traces();
+    struct otus_buf lj, tj;
+    otus_buf_init(&lj, 0);
+    otus_buf_init(&tj, 0);
+    if (otus_otlp_json_encode(OTUS_SIGNAL_LOGS, &logs->base, &lj) != 0 ||
+        otus_otlp_json_encode(OTUS_SIGNAL_TRACES, &traces->base, &tj) != 0)
+        abort();
+    printf("logs request: %zu bytes of JSON, %zu of protobuf; traces request: %zu bytes of "
+           "JSON, %zu of protobuf\n",
+           lj.len, protobuf_c_message_get_packed_size(&logs->base), tj.len,
+           protobuf_c_message_get_packed_size(&traces->base));
+
+    bench_decode("otlp/json decode, 100 log records", OTUS_SIGNAL_LOGS, &lj);
+    bench_parse_only("  of which jansson's parse", &lj);
+    bench_protobuf("protobuf decode of the same, arena", &logs->base);
+    bench_encode("otlp/json encode, 100 log records", OTUS_SIGNAL_LOGS, &logs->base);
+    bench_decode("otlp/json decode, 100 spans", OTUS_SIGNAL_TRACES, &tj);
+    bench_parse_only("  of which jansson's parse", &tj);
+    bench_protobuf("protobuf decode of the same, arena", &traces->base);
+    bench_encode("otlp/json encode, 100 spans", OTUS_SIGNAL_TRACES, &traces->base);
+
+    otus_buf_free(&lj);
+    otus_buf_free(&tj);
+    return 0;
+}

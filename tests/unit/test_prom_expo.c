@@ -1,0 +1,304 @@
+/*
+ * test_prom_expo.c: the Prometheus exporter's exposition and endpoint. A request with
+ * every kind of series renders exactly as the golden files in tests/data/prometheus/
+ * say (text 0.0.4 and OpenMetrics 1.0 with exemplars); Accept and Accept-Encoding are
+ * negotiated; and the exporter, created through its ops on a real loop with its own
+ * HTTP server, answers GET /metrics with its series and the agent's own metrics,
+ * gzipped on request.
+ */
+#include "otus_test.h"
+
+#include <unistd.h>
+
+#include <otus.h>
+
+#include "common/gzip.h"
+#include "exporters/prometheus/prometheus.h"
+#include "test_prom_fixture.h"
+
+#define SEC 1000000000ull
+
+/* The request behind the golden files. */
+static void every_kind(struct fx *f)
+{
+    fx_begin(f);
+    fx_resource(f, "service.name", "checkout", "service.namespace", "shop", "service.instance.id",
+                "pod-1", "deployment.environment", "prod", NULL);
+    fx_scope(f, "otus", "0.1.0");
+    FxMetric *m = fx_metric(f, "http.server.requests", "{request}", "Requests \"served\"\n\\");
+    FxNumberPoint *p = fx_sum(f, m, 1, FX_CUMULATIVE, 42, 1 * SEC, 2 * SEC, "http.method", "GET",
+                              "path", "/a\"b\\c\nd", NULL);
+    FX_PUSH(f, p->exemplars, p->n_exemplars, fx_exemplar(f, 1, 0xab, 0xcd, 1500000000));
+    m = fx_metric(f, "http.server.duration", "ms", "Duration");
+    double b[] = {5, 10, 25};
+    uint64_t c[] = {1, 2, 3, 4};
+    FxHistPoint *h = fx_hist(f, m, FX_DELTA, b, 3, c, 123.5, 1 * SEC, 2 * SEC, NULL);
+    FX_PUSH(f, h->exemplars, h->n_exemplars, fx_exemplar(f, 7, 0x11, 0x22, 1700000000));
+    fx_gauge(f, fx_metric(f, "queue.depth", "{item}", "Queue depth"), 3.25, 2 * SEC, NULL);
+    fx_sum(f, fx_metric(f, "inflight", "", "In flight"), 0, FX_CUMULATIVE, -2, SEC, 2 * SEC, NULL);
+    uint64_t pos[] = {1, 2, 3};
+    fx_exp(f, fx_metric(f, "rpc.size", "By", "Sizes"), FX_CUMULATIVE, 1, 0, pos, 3, 1, 100, SEC,
+           2 * SEC, NULL);
+    fx_summary(f, fx_metric(f, "gc.pause", "s", "GC"), (double[]){0.5, 0.99}, (double[]){0.01, 0.2},
+               2, 10, 0.5, SEC, 2 * SEC, NULL);
+}
+
+static struct prom_store_cfg store_cfg(void)
+{
+    struct prom_store_cfg c = {
+        .ttl_ms = 60000,
+        .max_series = 1000,
+        .max_bytes = 64u << 20,
+        .max_label_bytes = 4096,
+        .max_buckets = 160,
+        .scope_labels = 1,
+    };
+    return c;
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        fail_msg("cannot open %s", path);
+    static char buf[1 << 16];
+    *n = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    return buf;
+}
+
+static void check_golden(enum prom_format fmt, const char *path)
+{
+    struct prom_store_cfg c = store_cfg();
+    struct prom_store *s = prom_store_create(&c);
+    struct fx f;
+    every_kind(&f);
+    prom_store_ingest(s, f.req, 1);
+    fx_end(&f);
+    struct otus_buf out;
+    otus_buf_init(&out, 0);
+    assert_int_equal(prom_expo_render(s, fmt, &out), 0);
+    if (fmt == PROM_FMT_OPENMETRICS)
+        assert_int_equal(otus_buf_append_str(&out, "# EOF\n"), 0);
+    size_t n;
+    const char *want = slurp(path, &n);
+    if (out.len != n || memcmp(out.data, want, n) != 0) {
+        FILE *fp = fopen("build/prom_golden_got.txt", "wb");
+        if (fp) {
+            fwrite(out.data, 1, out.len, fp);
+            fclose(fp);
+        }
+        fail_msg("%s differs (got in build/prom_golden_got.txt)", path);
+    }
+    otus_buf_free(&out);
+    prom_store_destroy(s);
+}
+
+static void golden_text(void **state)
+{
+    (void)state;
+    check_golden(PROM_FMT_TEXT, "tests/data/prometheus/every_kind.txt");
+}
+
+static void golden_openmetrics(void **state)
+{
+    (void)state;
+    check_golden(PROM_FMT_OPENMETRICS, "tests/data/prometheus/every_kind.om.txt");
+}
+
+static void negotiation(void **state)
+{
+    (void)state;
+    assert_int_equal(prom_negotiate(NULL), PROM_FMT_TEXT);
+    assert_int_equal(prom_negotiate("*/*"), PROM_FMT_TEXT);
+    assert_int_equal(prom_negotiate("text/plain;version=0.0.4"), PROM_FMT_TEXT);
+    /* What Prometheus 2.42 sends. */
+    assert_int_equal(prom_negotiate("application/openmetrics-text;version=1.0.0,"
+                                    "application/openmetrics-text;version=0.0.1;q=0.75,"
+                                    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+                     PROM_FMT_OPENMETRICS);
+    assert_int_equal(prom_negotiate("application/openmetrics-text"), PROM_FMT_OPENMETRICS);
+    assert_int_equal(prom_negotiate("text/plain, application/openmetrics-text; q=0.2"),
+                     PROM_FMT_TEXT);
+    assert_int_equal(prom_negotiate("application/openmetrics-text;version=2.0.0"), PROM_FMT_TEXT);
+    assert_int_equal(prom_negotiate("application/openmetrics-text;q=0"), PROM_FMT_TEXT);
+    assert_int_equal(prom_accepts_gzip(NULL), 0);
+    assert_int_equal(prom_accepts_gzip("gzip"), 1);
+    assert_int_equal(prom_accepts_gzip("deflate, gzip;q=0.5"), 1);
+    assert_int_equal(prom_accepts_gzip("gzip;q=0, identity"), 0);
+    assert_int_equal(prom_accepts_gzip("br"), 0);
+    assert_int_equal(prom_accepts_gzip("*"), 1);
+}
+
+/* ---- the endpoint, through the exporter's ops ----------------------------------------- */
+
+struct env_ctx {
+    uv_loop_t *loop;
+    struct otus_http_server *srv;
+};
+
+static int test_listen(void *agent, const char *addr, struct otus_http_server **out,
+                       const char **detail)
+{
+    struct env_ctx *e = agent;
+    int rc = otus_http_server_create(e->loop, addr, &(struct otus_http_server_opts){.name = "t"},
+                                     &e->srv, detail);
+    *out = e->srv;
+    return rc;
+}
+
+static int test_render_self(void *agent, int openmetrics, struct otus_buf *out)
+{
+    (void)agent;
+    (void)openmetrics;
+    return otus_buf_append_str(out, "# TYPE otus_up gauge\notus_up 1\n");
+}
+
+struct client {
+    uv_loop_t *loop;
+    int port;
+    const char *req;
+    struct otus_buf resp;
+    int done;
+};
+
+/* A blocking HTTP exchange on a thread, while the loop serves. */
+static void client_thread(void *arg)
+{
+    struct client *c = arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+        ssize_t w = write(fd, c->req, strlen(c->req));
+        (void)w;
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+            otus_buf_append(&c->resp, buf, (size_t)n);
+    }
+    close(fd);
+    c->done = 1;
+}
+
+static void exchange(struct client *c)
+{
+    uv_thread_t t;
+    c->done = 0;
+    otus_buf_reset(&c->resp);
+    uv_thread_create(&t, client_thread, c);
+    while (!c->done)
+        uv_run(c->loop, UV_RUN_ONCE);
+    uv_thread_join(&t);
+}
+
+static void closed(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+static void endpoint(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct env_ctx ectx = {&loop, NULL};
+    struct otus_self_metrics *sm = otus_self_metrics_create();
+    struct otus_exporter_env env = {
+        .loop = &loop,
+        .name = "prometheus",
+        .metrics = sm,
+        .listen = test_listen,
+        .render_self = test_render_self,
+        .agent = &ectx,
+    };
+    const struct otus_exporter_ops *ops = otus_exporter_find("prometheus");
+    assert_non_null(ops);
+    assert_null(ops->send);
+    void *cfg = calloc(1, ops->config_size);
+    struct otus_cfg_err err;
+    assert_int_equal(otus_cfg_defaults(ops->config, cfg, &err), 0);
+    struct otus_cfg_doc doc;
+    assert_int_equal(otus_cfg_doc_load_string(&doc, "t", "listen: 127.0.0.1:0\n", &err), 0);
+    assert_int_equal(
+        otus_cfg_apply(&doc, otus_cfg_root(&doc), "exporters.prometheus", ops->config, cfg, &err),
+        0);
+    otus_cfg_doc_free(&doc);
+    assert_int_equal(ops->check(cfg, &err), 0);
+    void *self = NULL;
+    const char *detail = NULL;
+    assert_int_equal(ops->create(&env, cfg, &self, &detail), 0);
+
+    struct fx f;
+    every_kind(&f);
+    ops->ingest(self, f.b);
+    /* encode() renders what a batch alone would give, without touching the store. */
+    struct otus_buf enc;
+    otus_buf_init(&enc, 0);
+    assert_int_equal(ops->encode(self, &f.b, 1, &enc), 0);
+    assert_non_null(memmem(enc.data, enc.len, "queue_depth{", 12));
+    otus_buf_free(&enc);
+    fx_end(&f);
+
+    struct client c = {.loop = &loop, .port = otus_http_server_port(ectx.srv)};
+    otus_buf_init(&c.resp, 0);
+    c.req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    exchange(&c);
+    assert_non_null(memmem(c.resp.data, c.resp.len, "200 OK", 6));
+    assert_non_null(memmem(c.resp.data, c.resp.len, PROM_CT_TEXT, strlen(PROM_CT_TEXT)));
+    assert_non_null(memmem(c.resp.data, c.resp.len, "\r\n\r\n# HELP target_info", 21));
+    assert_non_null(memmem(c.resp.data, c.resp.len, "otus_up 1\n", 10));
+
+    c.req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            "Accept: application/openmetrics-text; version=1.0.0\r\n"
+            "Accept-Encoding: gzip\r\n\r\n";
+    exchange(&c);
+    assert_non_null(memmem(c.resp.data, c.resp.len, "Content-Encoding: gzip", 22));
+    char *body = (char *)memmem(c.resp.data, c.resp.len, "\r\n\r\n", 4) + 4;
+    struct otus_buf plain;
+    otus_buf_init(&plain, 0);
+    assert_int_equal(
+        otus_gzip_decompress(body, c.resp.len - (size_t)(body - c.resp.data), 1 << 20, &plain), 0);
+    assert_non_null(memmem(plain.data, plain.len, "# TYPE target info\n", 19));
+    assert_int_equal(memcmp(plain.data + plain.len - 16, "otus_up 1\n# EOF\n", 16), 0);
+    otus_buf_free(&plain);
+
+    c.req = "DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    exchange(&c);
+    assert_non_null(memmem(c.resp.data, c.resp.len, "405", 3));
+    otus_buf_free(&c.resp);
+
+    /* The exporter's own counters are in the registry. */
+    struct otus_buf own;
+    otus_buf_init(&own, 0);
+    assert_int_equal(otus_self_metrics_render(sm, 0, &own), 0);
+    assert_non_null(
+        memmem(own.data, own.len, "otus_prometheus_points_total{exporter=\"prometheus\"} 8", 52));
+    assert_non_null(memmem(own.data, own.len,
+                           "otus_prometheus_series_refused_total{exporter=\"prometheus\"} 0", 59));
+    otus_buf_free(&own);
+
+    int done = 0;
+    ops->destroy(self, closed, &done);
+    while (!done)
+        uv_run(&loop, UV_RUN_ONCE);
+    otus_http_server_close(ectx.srv, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    otus_cfg_free(ops->config, cfg);
+    free(cfg);
+    otus_self_metrics_destroy(sm);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(golden_text),
+        cmocka_unit_test(golden_openmetrics),
+        cmocka_unit_test(negotiation),
+        cmocka_unit_test(endpoint),
+    };
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
