@@ -31,6 +31,7 @@
 
 #include "agent/http_client.h"
 #include "agent/log.h"
+#include "agent/otlp_json.h"
 #include "common/backoff.h"
 #include "common/breaker.h"
 #include "common/gzip.h"
@@ -54,8 +55,10 @@ struct enc_ctx {
     struct enc_ctx *next; /* free list */
     struct otlp_encoder enc;
     struct otus_deflater zd;
-    struct otus_buf raw; /* protobuf */
-    struct otus_buf gz;  /* raw, gzipped */
+    struct otus_buf raw;         /* protobuf */
+    struct otus_arena json_tree; /* encoding json: raw decoded again */
+    struct otus_buf json;        /* encoding json: the OTLP/JSON body */
+    struct otus_buf gz;          /* the body, gzipped */
 };
 
 struct otlp_req {
@@ -95,14 +98,15 @@ struct otlp_exporter {
     struct endpoint ep[OTUS_SIGNAL_COUNT];
     char **headers; /* NULL-terminated, one allocation */
     int gzip;
+    int json; /* encoding: json */
     struct otus_http_tls tls;
     int use_tls; /* any TLS setting given */
     struct otus_http_client *http;
     struct otus_self_metrics *metrics;
     uv_timer_t timer;
-    struct otlp_req *reqs;        /* open requests */
-    struct enc_ctx *free_ctx;     /* encoding states not in use */
-    struct otlp_encoder loop_enc; /* for encode(), on the loop */
+    struct otlp_req *reqs;    /* open requests */
+    struct enc_ctx *free_ctx; /* encoding states not in use */
+    struct enc_ctx loop_enc;  /* for encode(), on the loop (no deflater) */
     struct ratelimit rl_partial, rl_rejected, rl_retry;
     int pending_closes; /* timer, HTTP client */
     void (*closed)(void *arg);
@@ -149,6 +153,8 @@ static void ctx_free(struct enc_ctx *c)
     otus__otlp_encoder_destroy(&c->enc);
     otus_deflater_destroy(&c->zd);
     otus_buf_free(&c->raw);
+    otus_arena_destroy(&c->json_tree);
+    otus_buf_free(&c->json);
     otus_buf_free(&c->gz);
     free(c);
 }
@@ -166,6 +172,8 @@ static struct enc_ctx *ctx_get(struct otlp_exporter *x)
         return NULL;
     otus__otlp_encoder_init(&c->enc);
     otus_buf_init(&c->raw, OTUS_OTLP_MAX_BODY);
+    otus_arena_init(&c->json_tree, 1 << 20, 0);
+    otus_buf_init(&c->json, OTUS_OTLP_MAX_BODY);
     otus_buf_init(&c->gz, OTUS_OTLP_MAX_BODY);
     if (x->gzip && otus_deflater_init(&c->zd, (int)x->cfg->c.compression_level) != 0) {
         ctx_free(c);
@@ -180,6 +188,10 @@ static void ctx_put(struct otlp_exporter *x, struct enc_ctx *c)
         otus_buf_free(&c->raw);
     if (c->gz.cap > KEEP_BUFFER_MAX)
         otus_buf_free(&c->gz);
+    if (c->json.cap > KEEP_BUFFER_MAX)
+        otus_buf_free(&c->json);
+    otus_arena_reset(&c->json_tree);
+    otus_buf_reset(&c->json);
     otus_buf_reset(&c->raw);
     otus_buf_reset(&c->gz);
     c->next = x->free_ctx;
@@ -492,24 +504,56 @@ static void attempt(struct otlp_req *r)
 /* ---- encoding on the thread pool
  * ------------------------------------------------------------------ */
 
+static const ProtobufCMessageDescriptor *const request_desc[OTUS_SIGNAL_COUNT] = {
+    &opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
+    &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor,
+    &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor,
+};
+
+/*
+ * The uncompressed body for batches in c: the merged request in protobuf (c->raw), or
+ * in OTLP/JSON (c->json; the protobuf is decoded again into c->json_tree for the JSON
+ * writer, which takes a request struct). *body points into c. 0 or a negative status.
+ */
+static int encode_body(struct enc_ctx *c, int json, enum otus_signal sig,
+                       struct otus_batch *const *batches, size_t n, const struct otus_buf **body)
+{
+    otus_buf_reset(&c->raw);
+    int rc = otus__otlp_encode(&c->enc, sig, batches, n, &c->raw);
+    *body = &c->raw;
+    if (rc || !json)
+        return rc;
+    otus_arena_reset(&c->json_tree);
+    /* A decoded request takes a few times its wire size; anything far beyond is a bug. */
+    c->json_tree.max = c->raw.len * 16 + (1u << 20);
+    ProtobufCMessage *m =
+        protobuf_c_message_unpack(request_desc[sig], otus_arena_protobuf(&c->json_tree), c->raw.len,
+                                  (const uint8_t *)c->raw.data);
+    if (!m)
+        return OTUS_ERR_NOMEM;
+    otus_buf_reset(&c->json);
+    rc = otus_otlp_json_encode(sig, m, &c->json);
+    *body = &c->json;
+    return rc;
+}
+
 static void encode_run(uv_work_t *w)
 {
     struct otlp_req *r = w->data;
+    struct otlp_exporter *x = r->x;
     struct enc_ctx *c = r->ctx;
     const struct otus_send *s = r->send;
-    otus_buf_reset(&c->raw);
-    r->enc_status = otus__otlp_encode(&c->enc, s->signal, s->batches, s->nbatches, &c->raw);
+    const struct otus_buf *body;
+    r->enc_status = encode_body(c, x->json, s->signal, s->batches, s->nbatches, &body);
     if (r->enc_status)
         return;
-    if (r->x->gzip) {
+    if (x->gzip) {
         otus_buf_reset(&c->gz);
-        r->enc_status = otus_deflater_gzip(&c->zd, c->raw.data, c->raw.len, &c->gz);
-        r->body = c->gz.data;
-        r->body_len = c->gz.len;
-    } else {
-        r->body = c->raw.data;
-        r->body_len = c->raw.len;
+        r->enc_status = otus_deflater_gzip(&c->zd, body->data, body->len, &c->gz);
+        body = &c->gz;
     }
+    r->body = body->data;
+    r->body_len = body->len;
 }
 
 static void encode_done(uv_work_t *w, int status)
@@ -526,9 +570,11 @@ static void encode_done(uv_work_t *w, int status)
         finish(r, 0, r->send->records, 0);
         return;
     }
-    /* The raw protobuf is not needed once gzipped; the body lives until settled. */
-    if (x->gzip && r->ctx->raw.cap > KEEP_BUFFER_MAX)
+    /* What the body was made from is not needed any more; the body lives until settled. */
+    if ((x->gzip || x->json) && r->ctx->raw.cap > KEEP_BUFFER_MAX)
         otus_buf_free(&r->ctx->raw);
+    if (x->json)
+        otus_arena_reset(&r->ctx->json_tree);
     attempt(r);
 }
 
@@ -572,7 +618,11 @@ static int otlp_encode(void *self, struct otus_batch *const *batches, size_t n,
     struct otlp_exporter *x = self;
     if (n == 0)
         return 0;
-    return otus__otlp_encode(&x->loop_enc, batches[0]->signal, batches, n, out);
+    const struct otus_buf *body;
+    int rc = encode_body(&x->loop_enc, x->json, batches[0]->signal, batches, n, &body);
+    if (!rc)
+        rc = otus_buf_append(out, body->data, body->len);
+    return rc;
 }
 
 /*
@@ -639,7 +689,10 @@ static void exporter_free(struct otlp_exporter *x)
         x->free_ctx = c->next;
         ctx_free(c);
     }
-    otus__otlp_encoder_destroy(&x->loop_enc);
+    otus__otlp_encoder_destroy(&x->loop_enc.enc);
+    otus_buf_free(&x->loop_enc.raw);
+    otus_arena_destroy(&x->loop_enc.json_tree);
+    otus_buf_free(&x->loop_enc.json);
     free(x->headers);
     free(x->name);
     free(x);
@@ -701,7 +754,11 @@ static int create(const struct otus_exporter_env *env, const struct otlp_cfg *cf
     x->loop = env->loop;
     x->cfg = cfg;
     x->gzip = strcmp(cfg->c.compression, "gzip") == 0;
-    otus__otlp_encoder_init(&x->loop_enc);
+    x->json = strcmp(cfg->c.encoding, "json") == 0;
+    otus__otlp_encoder_init(&x->loop_enc.enc);
+    otus_buf_init(&x->loop_enc.raw, OTUS_OTLP_MAX_BODY);
+    otus_arena_init(&x->loop_enc.json_tree, 1 << 20, 0);
+    otus_buf_init(&x->loop_enc.json, OTUS_OTLP_MAX_BODY);
     int rc = 0;
     x->name = strdup(env->name);
     if (!x->name) {

@@ -32,6 +32,7 @@
 /* Keys both types share (one table, merged inline into each type's table). */
 struct otlp_common_cfg {
     struct otus_strmap headers; /* extra request headers, e.g. authorization */
+    char *encoding;             /* "protobuf" or "json" */
     char *compression;          /* "gzip" or "none" */
     int64_t compression_level;  /* gzip level 1..9 */
     uint64_t timeout_ms;        /* one request, connecting included */

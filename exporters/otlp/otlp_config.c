@@ -20,6 +20,7 @@
 #include "exporters/otlp/otlp.h"
 
 static const char *const compressions[] = {"gzip", "none", NULL};
+static const char *const encodings[] = {"protobuf", "json", NULL};
 
 static const struct otus_cfg_entry retry_table[] = {
     {"initial_interval", OTUS_CFG_DURATION, "1s",
@@ -78,6 +79,8 @@ static const struct otus_cfg_entry tls_table[] = {
 static const struct otus_cfg_entry common_table[] = {
     {"headers", OTUS_CFG_STRMAP, NULL, offsetof(struct otlp_common_cfg, headers),
      "Extra request headers, e.g. authorization: \"Bearer ${TOKEN}\".", 0, 0, NULL, NULL},
+    {"encoding", OTUS_CFG_STRING, "protobuf", offsetof(struct otlp_common_cfg, encoding),
+     "Request body encoding: binary protobuf, or OTLP/JSON.", 0, 0, encodings, NULL},
     {"compression", OTUS_CFG_STRING, "gzip", offsetof(struct otlp_common_cfg, compression),
      "Request body compression.", 0, 0, compressions, NULL},
     {"compression_level", OTUS_CFG_INT, "1", offsetof(struct otlp_common_cfg, compression_level),
@@ -258,12 +261,15 @@ int otus__otlp_url(const struct otlp_cfg *cfg, enum otus_signal s, int append_pa
 
 int otus__otlp_headers(const struct otlp_cfg *cfg, char ***out)
 {
-    static const char ctype[] = "Content-Type: application/x-protobuf";
+    static const char pb[] = "Content-Type: application/x-protobuf";
+    static const char js[] = "Content-Type: application/json";
+    const char *ctype = strcmp(cfg->c.encoding, "json") == 0 ? js : pb;
+    size_t ctype_size = strlen(ctype) + 1;
     static const char cenc[] = "Content-Encoding: gzip";
     int gzip = strcmp(cfg->c.compression, "gzip") == 0;
     const struct otus_strmap *h = &cfg->c.headers;
     size_t count = 1 + (size_t)gzip + h->n;
-    size_t bytes = (count + 1) * sizeof(char *) + sizeof(ctype) + sizeof(cenc);
+    size_t bytes = (count + 1) * sizeof(char *) + ctype_size + sizeof(cenc);
     for (size_t i = 0; i < h->n; i++)
         bytes += strlen(h->keys[i]) + strlen(h->values[i]) + 3;
     char **v = malloc(bytes);
@@ -271,8 +277,8 @@ int otus__otlp_headers(const struct otlp_cfg *cfg, char ***out)
         return OTUS_ERR_NOMEM;
     char *p = (char *)(v + count + 1);
     size_t k = 0;
-    v[k++] = memcpy(p, ctype, sizeof(ctype));
-    p += sizeof(ctype);
+    v[k++] = memcpy(p, ctype, ctype_size);
+    p += ctype_size;
     if (gzip) {
         v[k++] = memcpy(p, cenc, sizeof(cenc));
         p += sizeof(cenc);

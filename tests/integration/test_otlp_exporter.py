@@ -448,3 +448,23 @@ def test_agent_forwards_all_signals_to_second_agent(start_agent, tmp_path, stand
         assert metric_value(a, "otus_receiver_accepted_records_total", signal=sig) == n
     assert metric_value(a, "otus_exporter_sent_records_total", exporter="otlp/gateway") == 48
     assert metric_value(b, "otus_exporter_sent_records_total", exporter="otlp") == 48
+
+
+def test_json_encoding_arrives_identical(start_agent, tmp_path, standin):
+    a = start(start_agent, tmp_path, f"""  otlp:
+    endpoint: {standin.url()}
+    encoding: json
+    flush_interval: 50ms""", "  traces: [otlp]\n  metrics: [otlp]\n  logs: [otlp]")
+    traces = scenario(7)
+    logs = [od.logs_request(n=4, service="json", attrs={"k": [1, 2.5, "x", b"\x00\xff"]})]
+    metrics = [rich_metrics("json")]
+    for signal, reqs in (("traces", traces), ("logs", logs), ("metrics", metrics)):
+        for r in reqs:
+            assert od.send(a.otlp, signal, r)[0] == 200
+    for signal, reqs in (("traces", traces), ("logs", logs), ("metrics", metrics)):
+        want = canonical(sent_entries(reqs, signal))
+        standin.wait(lambda: len(standin.records(signal)) >= len(want), what=f"every {signal}")
+        assert canonical(standin.records(signal)) == want, signal
+    for r in standin.requests():
+        assert r.encoding == "json" and r.compressed
+        assert r.headers["content-type"] == "application/json"
