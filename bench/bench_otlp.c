@@ -27,6 +27,12 @@
 #include <unistd.h>
 
 #include <uv.h>
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
 
 #include <otus.h>
 
@@ -41,8 +47,10 @@
 #define SPANS_PER_BATCH  100
 #define BATCHES_PER_SEND 100
 #define DISTINCT_BATCHES 200
-#define SENDS            300
 #define RUNS             3
+
+/* Sends a run (the "count" argument runs one short gzip case, for callgrind). */
+static unsigned sends = 300;
 
 extern const struct otus_exporter_ops otus_jaeger_exporter;
 
@@ -277,7 +285,7 @@ static void send_done(struct otus_send *s, const struct otus_send_result *res)
     for (size_t i = 0; i < s->nbatches; i++)
         otus_batch_unref(bs->batches[i]);
     free(bs);
-    if (r->started < SENDS)
+    if (r->started < sends)
         start_send(r);
 }
 
@@ -357,10 +365,12 @@ static struct result one_run(struct run *r, int port, const char *compression)
     r->sent = r->failed = r->dropped = 0;
     double c0 = cpu_now();
     uint64_t t0 = otus_clock_mono_ns();
+    CALLGRIND_START_INSTRUMENTATION;
     for (unsigned i = 0; i < r->max_in_flight; i++)
         start_send(r);
-    while (r->finished < SENDS)
+    while (r->finished < sends)
         uv_run(r->loop, UV_RUN_ONCE);
+    CALLGRIND_STOP_INSTRUMENTATION;
     double secs = (double)(otus_clock_mono_ns() - t0) / 1e9;
     double cpu = cpu_now() - c0;
     struct otus_metric_family *f =
@@ -466,8 +476,9 @@ static void parts(struct run *r)
     otus__otlp_encoder_destroy(&enc);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int count_only = argc > 1 && strcmp(argv[1], "count") == 0;
     int port;
     pid_t sink = start_sink(&port);
     pin(0);
@@ -478,9 +489,20 @@ int main(void)
         r.wire[i] = sdk_request(i, &r.wire_len[i]);
         r.decoded[i] = decode(r.wire[i], r.wire_len[i]);
     }
-    printf("%d spans a batch, %d batches a send, %d sends a run; this process on CPU 0, sink on "
+    if (count_only) {
+        /* valgrind --tool=callgrind --instr-atstart=no build/bench/bench_otlp count:
+         * the instructions of 20 sends (200,000 spans), all threads. */
+        sends = 20;
+        r.forward = 0;
+        one_run(&r, port, "gzip");
+        printf("%u spans sent under instrumentation\n", sends * BATCHES_PER_SEND * SPANS_PER_BATCH);
+        kill(sink, SIGTERM);
+        waitpid(sink, NULL, 0);
+        return 0;
+    }
+    printf("%d spans a batch, %d batches a send, %u sends a run; this process on CPU 0, sink on "
            "CPU 1\n",
-           SPANS_PER_BATCH, BATCHES_PER_SEND, SENDS);
+           SPANS_PER_BATCH, BATCHES_PER_SEND, sends);
     exporter_case(&r, port, "jaeger exporter, gzip", "gzip", 0);
     exporter_case(&r, port, "jaeger exporter, no compression", "none", 0);
     exporter_case(&r, port, "forwarding (decode + the above)", "gzip", 1);
