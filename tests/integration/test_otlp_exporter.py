@@ -468,3 +468,28 @@ def test_json_encoding_arrives_identical(start_agent, tmp_path, standin):
     for r in standin.requests():
         assert r.encoding == "json" and r.compressed
         assert r.headers["content-type"] == "application/json"
+
+
+def test_reload_replaces_the_exporter_without_loss(start_agent, tmp_path, standin):
+    """SIGHUP with changed settings: a new instance takes over the queue while the old one
+    finishes; spans before and after arrive once, and the metrics stay readable."""
+    import signal as sig
+    otlp, tel = free_port(), free_port()
+    cfg = lambda timeout: agent_config(tmp_path, otlp, tel, jaeger_exporter(
+        standin, f"    timeout: {timeout}"), "  traces: [jaeger]")
+    a = start_agent(cfg("5s"))
+    a.wait_http(tel)
+    a.otlp, a.tel = otlp, tel
+    assert od.send(otlp, "traces", od.traces_request(n=10, start=0))[0] == 200
+    standin.wait(lambda: len(standin.records("traces")) >= 10, what="first spans")
+    for i in range(3):
+        a.rewrite_config(cfg(f"{6 + i}s"))
+        a.signal(sig.SIGHUP)
+        wait_for(lambda: a.output().count("replaced") >= i + 1, what="reload")
+        assert od.send(otlp, "traces", od.traces_request(n=10, start=10 + i * 10))[0] == 200
+    standin.wait(lambda: len(standin.records("traces")) >= 40, what="every span")
+    ids = [sp.span_id for _, _, sp in standin.records("traces")]
+    assert len(ids) == 40 and len(set(ids)) == 40
+    assert metric_value(a, "otus_otlp_requests_total", exporter="jaeger") >= 1
+    assert metric_value(a, "otus_exporter_breaker_state", exporter="jaeger") == 0
+    assert a.stop() == 0
