@@ -501,8 +501,8 @@ int main(int argc, char **argv)
         return 0;
     }
     printf("%d spans a batch, %d batches a send, %u sends a run; this process on CPU 0, sink on "
-           "CPU 1\n",
-           SPANS_PER_BATCH, BATCHES_PER_SEND, sends);
+           "CPU 1; RSS with the test batches decoded: %ld MiB\n",
+           SPANS_PER_BATCH, BATCHES_PER_SEND, sends, peak_rss_kb() / 1024);
     exporter_case(&r, port, "jaeger exporter, gzip", "gzip", 0);
     exporter_case(&r, port, "jaeger exporter, no compression", "none", 0);
     exporter_case(&r, port, "forwarding (decode + the above)", "gzip", 1);
