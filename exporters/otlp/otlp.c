@@ -296,11 +296,19 @@ static void wake_blocked(struct otlp_exporter *x, enum otus_signal s)
     }
 }
 
-/* Waits delay_ms before the next attempt, unless that ends past the send's deadline. */
+/* Waits delay_ms before the next attempt, unless that ends past the send's deadline or
+ * past retry.max_elapsed. */
 static void wait_then_attempt(struct otlp_req *r, uint64_t delay_ms, const char *why)
 {
     uint64_t now = uv_now(r->x->loop);
     if (r->send->deadline_ms && now + delay_ms > r->send->deadline_ms) {
+        finish_dropped(r, why);
+        return;
+    }
+    /* An open breaker's wait counts against retry.max_elapsed as a backoff does. */
+    const struct otus_backoff *bo = &r->backoff;
+    if (bo->running && now + delay_ms > bo->start_ms &&
+        now + delay_ms - bo->start_ms > bo->opts.max_elapsed_ms) {
         finish_dropped(r, why);
         return;
     }
