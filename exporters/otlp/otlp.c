@@ -83,6 +83,9 @@ struct endpoint {
     char *url; /* owned; NULL for a signal the type does not take */
     struct otus_breaker breaker;
     struct otus_metric_series *m_state;
+    struct otus_metric_series *m_trans[3]; /* state changes: to open, half_open, closed */
+    uint64_t seen[3];                      /* the breaker's counters already added */
+    enum otus_breaker_state last_state;
 };
 
 struct ratelimit {
@@ -145,6 +148,25 @@ static void count(struct otus_metric_series *m, double v)
 {
     if (m)
         m->value += v;
+}
+
+/* Publishes a breaker's state and new transitions, and logs a change of state. */
+static void breaker_note(struct otlp_exporter *x, enum otus_signal sig)
+{
+    struct endpoint *ep = &x->ep[sig];
+    const uint64_t now[3] = {ep->breaker.opened, ep->breaker.half_opened, ep->breaker.closed};
+    for (int k = 0; k < 3; k++) {
+        count(ep->m_trans[k], (double)(now[k] - ep->seen[k]));
+        ep->seen[k] = now[k];
+    }
+    enum otus_breaker_state st = otus_breaker_state(&ep->breaker);
+    if (ep->m_state)
+        ep->m_state->value = (double)st;
+    if (st != ep->last_state) {
+        otus_log(st == OTUS_BREAKER_CLOSED ? OTUS_LOG_INFO : OTUS_LOG_WARN, "exporter",
+                 "%s: circuit breaker of %s is %s", x->name, ep->url, otus_breaker_state_name(st));
+        ep->last_state = st;
+    }
 }
 
 static void ctx_free(struct enc_ctx *c)
@@ -400,6 +422,7 @@ static void on_done(struct otus_http_result *res, void *arg)
 
     if (res->fail == OTUS_HTTP_FAIL_CANCELED) {
         otus_breaker_abandon(br, r->gen);
+        breaker_note(x, sig);
         wake_blocked(x, sig);
         finish_dropped(r, "cancelled at the shutdown deadline");
         return;
@@ -407,6 +430,7 @@ static void on_done(struct otus_http_result *res, void *arg)
     int answered = res->fail == OTUS_HTTP_FAIL_NONE || res->fail == OTUS_HTTP_FAIL_TOO_BIG;
     if (answered && http >= 200 && http < 300) {
         otus_breaker_success(br, r->gen, now);
+        breaker_note(x, sig);
         wake_blocked(x, sig);
         on_success(r, res);
         return;
@@ -418,6 +442,7 @@ static void on_done(struct otus_http_result *res, void *arg)
             otus_breaker_success(br, r->gen, now);
         else
             otus_breaker_failure(br, r->gen, now);
+        breaker_note(x, sig);
         wake_blocked(x, sig);
         count(x->m_requests[OC_RETRY], 1);
         char text[256], why[320];
@@ -438,12 +463,14 @@ static void on_done(struct otus_http_result *res, void *arg)
             otus_breaker_failure(br, r->gen, now);
         else
             otus_breaker_success(br, r->gen, now);
+        breaker_note(x, sig);
         wake_blocked(x, sig);
         on_rejected(r, res);
         return;
     }
     /* No answer: connection refused or broken, timeout, TLS. Worth retrying. */
     otus_breaker_failure(br, r->gen, now);
+    breaker_note(x, sig);
     wake_blocked(x, sig);
     count(x->m_requests[OC_NETWORK], 1);
     char why[320];
@@ -467,7 +494,9 @@ static void attempt(struct otlp_req *r)
         finish_dropped(r, "shutdown deadline");
         return;
     }
-    if (!otus_breaker_allow(&ep->breaker, now, &r->gen)) {
+    int allowed = otus_breaker_allow(&ep->breaker, now, &r->gen);
+    breaker_note(x, r->send->signal);
+    if (!allowed) {
         uint64_t wait = otus_breaker_wait_ms(&ep->breaker, now);
         if (wait == UINT64_MAX) {
             r->state = RS_BLOCKED; /* the probe's outcome wakes it */
@@ -676,8 +705,8 @@ static void collect(void *ctx)
 {
     struct otlp_exporter *x = ctx;
     for (int s = 0; s < OTUS_SIGNAL_COUNT; s++)
-        if (x->ep[s].m_state)
-            x->ep[s].m_state->value = (double)otus_breaker_state(&x->ep[s].breaker);
+        if (x->ep[s].url)
+            breaker_note(x, (enum otus_signal)s);
 }
 
 /*
@@ -717,8 +746,11 @@ static void exporter_free(struct otlp_exporter *x)
         otus_self_metrics_off_collect(x->metrics, collect, x);
     int shared = x->name && name_shared(x);
     for (int s = 0; s < OTUS_SIGNAL_COUNT; s++) {
-        if (x->ep[s].url && !endpoint_shared(x, s))
+        if (x->ep[s].url && !endpoint_shared(x, s)) {
             otus_self_metrics_series_remove(x->ep[s].m_state);
+            for (int k = 0; k < 3; k++)
+                otus_self_metrics_series_remove(x->ep[s].m_trans[k]);
+        }
         free(x->ep[s].url);
     }
     if (!shared) {
@@ -775,8 +807,13 @@ static int make_metrics(struct otlp_exporter *x, struct otus_self_metrics *m)
         return OTUS_ERR_NOMEM;
     const char *l3[] = {"exporter", "endpoint"};
     f = otus_self_metrics_family(m, "otus_exporter_breaker_state",
-                                 "Circuit breaker per endpoint: 0 closed, 1 open, 2 half-open.",
+                                 "Circuit breaker of an endpoint: 0 closed, 1 open, 2 half-open.",
                                  OTUS_METRIC_GAUGE, l3, 2);
+    const char *l4[] = {"exporter", "endpoint", "to"};
+    static const char *const to[] = {"open", "half_open", "closed"};
+    struct otus_metric_family *ft = otus_self_metrics_family(
+        m, "otus_exporter_breaker_transitions_total",
+        "Circuit breaker state changes, by the state entered.", OTUS_METRIC_COUNTER, l4, 3);
     for (int s = 0; s < OTUS_SIGNAL_COUNT; s++) {
         if (!x->ep[s].url)
             continue;
@@ -784,6 +821,12 @@ static int make_metrics(struct otlp_exporter *x, struct otus_self_metrics *m)
         x->ep[s].m_state = f ? otus_self_metrics_series(f, v3) : NULL;
         if (!x->ep[s].m_state)
             return OTUS_ERR_NOMEM;
+        for (int k = 0; k < 3; k++) {
+            const char *v4[] = {x->name, x->ep[s].url, to[k]};
+            x->ep[s].m_trans[k] = ft ? otus_self_metrics_series(ft, v4) : NULL;
+            if (!x->ep[s].m_trans[k])
+                return OTUS_ERR_NOMEM;
+        }
     }
     return otus_self_metrics_on_collect(m, collect, x);
 }

@@ -261,6 +261,11 @@ def test_breaker_with_many_sends_in_flight(start_agent, tmp_path, standin):
     ids = [sp.span_id for _, _, sp in standin.records("traces")]
     assert len(ids) == 160 and len(set(ids)) == 160
     assert metric_value(a, "otus_exporter_breaker_state", exporter="jaeger") == 0
+    assert metric_value(a, "otus_exporter_breaker_transitions_total", exporter="jaeger",
+                        to="open") >= 1
+    assert metric_value(a, "otus_exporter_breaker_transitions_total", exporter="jaeger",
+                        to="closed") >= 1
+    assert "is open" in a.output()
     assert metric_value(a, "otus_exporter_sent_records_total", exporter="jaeger") == 160
 
 
