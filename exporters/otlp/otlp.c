@@ -13,8 +13,9 @@
  *                   |  +--> WAITING (breaker |      rejected records count as failed)
  *                   |  |    open, or backoff)| 429, 502, 503, 504, network error:
  *                   |  +--> BLOCKED (breaker |      backoff honouring Retry-After
- *                   |       probe out)       | any other status: failed for good
- *                   +------------------------+
+ *                   |       probe out)       | 413: split in two requests of half the
+ *                   +------------------------+      batches each (down to one batch)
+ *                                              any other status: failed for good
  *
  * Each signal's endpoint has a circuit breaker: 502, 503, 504, 5xx and network errors
  * count against it; a 429 does not (the backend is up and says when to come back).
@@ -61,10 +62,21 @@ struct enc_ctx {
     struct otus_buf gz;          /* the body, gzipped */
 };
 
+/* A send being delivered: one request, or several once a 413 answer split it. */
+struct otlp_job {
+    struct otus_send *send;
+    unsigned parts;              /* requests not settled yet */
+    struct otus_send_result acc; /* what the settled ones came to */
+};
+
+/* One request: the batches [first, first + nbatches) of its job's send. */
 struct otlp_req {
     struct otlp_req *prev, *next; /* the exporter's open requests */
     struct otlp_exporter *x;
-    struct otus_send *send;
+    struct otlp_job *job;
+    struct otus_send *send; /* job->send */
+    size_t first, nbatches;
+    size_t records; /* in those batches */
     struct enc_ctx *ctx;
     uv_work_t work;
     int enc_status; /* set on the pool */
@@ -120,6 +132,7 @@ struct otlp_exporter {
 };
 
 static void attempt(struct otlp_req *r);
+static void split(struct otlp_req *r);
 
 /* ---- small helpers --------------------------------------------------------------------------- */
 
@@ -235,17 +248,34 @@ static void req_unlink(struct otlp_req *r)
         r->next->prev = r->prev;
 }
 
-/* Settles r's send and frees r. */
-static void finish(struct otlp_req *r, size_t sent, size_t failed, size_t dropped)
+/* Adds a settled part to its job; the last part settles the send. */
+static void job_settle(struct otlp_job *job, size_t sent, size_t failed, size_t dropped)
 {
-    struct otlp_exporter *x = r->x;
-    struct otus_send *s = r->send;
-    struct otus_send_result res = {.sent = sent, .failed = failed, .dropped = dropped};
+    job->acc.sent += sent;
+    job->acc.failed += failed;
+    job->acc.dropped += dropped;
+    if (--job->parts > 0)
+        return;
+    struct otus_send *s = job->send;
+    struct otus_send_result res = job->acc;
+    free(job);
+    otus_send_done(s, &res);
+}
+
+static void req_free(struct otlp_req *r)
+{
     req_unlink(r);
     if (r->ctx)
-        ctx_put(x, r->ctx);
+        ctx_put(r->x, r->ctx);
     free(r);
-    otus_send_done(s, &res);
+}
+
+/* Settles r's part of its send and frees r. */
+static void finish(struct otlp_req *r, size_t sent, size_t failed, size_t dropped)
+{
+    struct otlp_job *job = r->job;
+    req_free(r);
+    job_settle(job, sent, failed, dropped);
 }
 
 static void finish_dropped(struct otlp_req *r, const char *why)
@@ -254,9 +284,9 @@ static void finish_dropped(struct otlp_req *r, const char *why)
     unsigned sup;
     if (log_allowed(x, &x->rl_retry, &sup))
         otus_log(OTUS_LOG_WARN, "exporter", "%s: %zu %s dropped after %u attempts: %s%s", x->name,
-                 r->send->records, record_word(r->send->signal), r->attempts, why,
+                 r->records, record_word(r->send->signal), r->attempts, why,
                  sup ? " (and similar messages suppressed)" : "");
-    finish(r, 0, 0, r->send->records);
+    finish(r, 0, 0, r->records);
 }
 
 static int deadline_passed(const struct otlp_req *r, uint64_t now)
@@ -368,17 +398,17 @@ static void on_success(struct otlp_req *r, struct otus_http_result *res)
                 otus_log(OTUS_LOG_WARN, "exporter",
                          "%s: HTTP %d answer is not an Export*ServiceResponse; counting the %zu "
                          "%s as delivered",
-                         x->name, res->http_status, s->records, record_word(s->signal));
+                         x->name, res->http_status, r->records, record_word(s->signal));
             rejected = 0;
         }
     }
-    size_t nrej = (uint64_t)rejected > s->records ? s->records : (size_t)rejected;
+    size_t nrej = (uint64_t)rejected > r->records ? r->records : (size_t)rejected;
     if (nrej || msg[0]) {
         unsigned sup;
         if (log_allowed(x, &x->rl_partial, &sup)) {
             if (nrej)
                 otus_log(OTUS_LOG_WARN, "exporter", "%s: the backend rejected %zu of %zu %s: %s%s",
-                         x->name, nrej, s->records, record_word(s->signal),
+                         x->name, nrej, r->records, record_word(s->signal),
                          msg[0] ? msg : "(no message)",
                          sup ? " (and similar messages suppressed)" : "");
             else
@@ -388,7 +418,7 @@ static void on_success(struct otlp_req *r, struct otus_http_result *res)
     }
     count(x->m_requests[nrej ? OC_PARTIAL : OC_OK], 1);
     count(x->m_partial, (double)nrej);
-    finish(r, s->records - nrej, nrej, 0);
+    finish(r, r->records - nrej, nrej, 0);
 }
 
 static void on_rejected(struct otlp_req *r, struct otus_http_result *res)
@@ -399,10 +429,10 @@ static void on_rejected(struct otlp_req *r, struct otus_http_result *res)
     unsigned sup;
     if (log_allowed(x, &x->rl_rejected, &sup))
         otus_log(OTUS_LOG_ERROR, "exporter", "%s: HTTP %d, %zu %s refused for good: %s%s", x->name,
-                 res->http_status, r->send->records, record_word(r->send->signal),
+                 res->http_status, r->records, record_word(r->send->signal),
                  text[0] ? text : "(no message)", sup ? " (and similar messages suppressed)" : "");
     count(x->m_requests[OC_REJECTED], 1);
-    finish(r, 0, r->send->records, 0);
+    finish(r, 0, r->records, 0);
 }
 
 static int retryable_status(int http)
@@ -454,6 +484,14 @@ static void on_done(struct otus_http_result *res, void *arg)
             otus_log(OTUS_LOG_WARN, "exporter", "%s: %s; retrying%s", x->name, why,
                      sup ? " (and similar messages suppressed)" : "");
         retry_later(r, res->retry_after_ms, why);
+        return;
+    }
+    if (answered && http == 413 && r->nbatches > 1) {
+        otus_breaker_success(br, r->gen, now);
+        breaker_note(x, sig);
+        wake_blocked(x, sig);
+        count(x->m_requests[OC_REJECTED], 1);
+        split(r);
         return;
     }
     if (answered) {
@@ -529,7 +567,7 @@ static void attempt(struct otlp_req *r)
             otus_log(OTUS_LOG_ERROR, "exporter", "%s: cannot send to %s: %s", x->name, ep->url,
                      otus_strerror(rc));
             count(x->m_requests[OC_REJECTED], 1);
-            finish(r, 0, r->send->records, 0);
+            finish(r, 0, r->records, 0);
         } else {
             retry_later(r, -1, otus_strerror(rc));
         }
@@ -582,7 +620,7 @@ static void encode_run(uv_work_t *w)
     struct enc_ctx *c = r->ctx;
     const struct otus_send *s = r->send;
     const struct otus_buf *body;
-    r->enc_status = encode_body(c, x->json, s->signal, s->batches, s->nbatches, &body);
+    r->enc_status = encode_body(c, x->json, s->signal, s->batches + r->first, r->nbatches, &body);
     if (r->enc_status)
         return;
     if (x->gzip) {
@@ -603,9 +641,9 @@ static void encode_done(uv_work_t *w, int status)
         return;
     }
     if (r->enc_status) {
-        otus_log(OTUS_LOG_ERROR, "exporter", "%s: cannot encode %zu %s: %s", x->name,
-                 r->send->records, record_word(r->send->signal), otus_strerror(r->enc_status));
-        finish(r, 0, r->send->records, 0);
+        otus_log(OTUS_LOG_ERROR, "exporter", "%s: cannot encode %zu %s: %s", x->name, r->records,
+                 record_word(r->send->signal), otus_strerror(r->enc_status));
+        finish(r, 0, r->records, 0);
         return;
     }
     /* What the body was made from is not needed any more; the body lives until settled. */
@@ -616,9 +654,10 @@ static void encode_done(uv_work_t *w, int status)
     attempt(r);
 }
 
-static int otlp_send(void *self, struct otus_send *s)
+/* Starts a request for batches [first, first + n) of job's send. 0 or a negative status
+ * (nothing started). */
+static int req_start(struct otlp_exporter *x, struct otlp_job *job, size_t first, size_t n)
 {
-    struct otlp_exporter *x = self;
     struct otlp_req *r = calloc(1, sizeof(*r));
     if (!r)
         return OTUS_ERR_NOMEM;
@@ -628,7 +667,12 @@ static int otlp_send(void *self, struct otus_send *s)
         return OTUS_ERR_NOMEM;
     }
     r->x = x;
-    r->send = s;
+    r->job = job;
+    r->send = job->send;
+    r->first = first;
+    r->nbatches = n;
+    for (size_t i = first; i < first + n; i++)
+        r->records += job->send->batches[i]->records;
     r->state = RS_ENCODING;
     struct otus_backoff_opts bo = {
         .initial_interval_ms = x->cfg->c.retry.initial_interval_ms,
@@ -648,6 +692,47 @@ static int otlp_send(void *self, struct otus_send *s)
         x->reqs->prev = r;
     x->reqs = r;
     return 0;
+}
+
+/*
+ * The endpoint refused r's body as too large (413): r's batches go again in two
+ * requests of half as many batches each, and so on down to single batches.
+ */
+static void split(struct otlp_req *r)
+{
+    struct otlp_exporter *x = r->x;
+    struct otlp_job *job = r->job;
+    size_t first = r->first, n = r->nbatches, half = n / 2;
+    size_t recs[2] = {0, 0};
+    for (size_t i = 0; i < n; i++)
+        recs[i >= half] += job->send->batches[first + i]->records;
+    unsigned sup;
+    if (log_allowed(x, &x->rl_rejected, &sup))
+        otus_log(OTUS_LOG_WARN, "exporter",
+                 "%s: HTTP 413 for a request of %zu %s (%zu bytes); sending it as two%s", x->name,
+                 r->records, record_word(r->send->signal), r->body_len,
+                 sup ? " (and similar messages suppressed)" : "");
+    job->parts += 2;
+    req_free(r);
+    job->parts--; /* r is gone, its two halves take its place */
+    if (req_start(x, job, first, half) != 0)
+        job_settle(job, 0, 0, recs[0]);
+    if (req_start(x, job, first + half, n - half) != 0)
+        job_settle(job, 0, 0, recs[1]);
+}
+
+static int otlp_send(void *self, struct otus_send *s)
+{
+    struct otlp_exporter *x = self;
+    struct otlp_job *job = calloc(1, sizeof(*job));
+    if (!job)
+        return OTUS_ERR_NOMEM;
+    job->send = s;
+    job->parts = 1;
+    int rc = req_start(x, job, 0, s->nbatches);
+    if (rc)
+        free(job);
+    return rc;
 }
 
 static int otlp_encode(void *self, struct otus_batch *const *batches, size_t n,

@@ -498,3 +498,33 @@ def test_reload_replaces_the_exporter_without_loss(start_agent, tmp_path, standi
     assert metric_value(a, "otus_otlp_requests_total", exporter="jaeger") >= 1
     assert metric_value(a, "otus_exporter_breaker_state", exporter="jaeger") == 0
     assert a.stop() == 0
+
+
+def test_413_splits_the_send_into_smaller_requests(start_agent, tmp_path):
+    """A body over the endpoint's limit comes back 413: the send goes again as requests
+    of half as many batches, down to single batches; a single batch over the limit is
+    refused for good."""
+    s = OtlpStandin(max_body=3000).start()
+    try:
+        a = start(start_agent, tmp_path, f"""  jaeger:
+    endpoint: {s.url('/v1/traces')}
+    compression: none
+    flush_interval: 400ms""", "  traces: [jaeger]")
+        for i in range(6):
+            assert od.send(a.otlp, "traces", od.traces_request(n=10, start=i * 10))[0] == 200
+        s.wait(lambda: len(s.records("traces")) >= 60, what="60 spans")
+        time.sleep(0.3)
+        ids = [sp.span_id for _, _, sp in s.records("traces")]
+        assert len(ids) == 60 and len(set(ids)) == 60
+        assert 413 in [t.status for t in s.attempts]
+        assert all(r.size <= 3000 for r in s.requests())
+        # One batch alone over the limit cannot be split: failed, not retried.
+        n_attempts = len(s.attempts)
+        assert od.send(a.otlp, "traces", od.traces_request(n=60, start=100))[0] == 200
+        wait_for(lambda: metric_value(a, "otus_exporter_failed_records_total",
+                                      exporter="jaeger") == 60, what="60 failed spans")
+        time.sleep(0.3)
+        assert [t.status for t in s.attempts[n_attempts:]] == [413]
+        assert metric_value(a, "otus_exporter_sent_records_total", exporter="jaeger") == 60
+    finally:
+        s.stop()

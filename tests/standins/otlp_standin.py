@@ -251,12 +251,16 @@ class OtlpStandin:
             length = int(h.headers.get("Content-Length", "-1"))
         except ValueError:
             length = -1
-        if length < 0 or length > self.max_body:
-            attempt.status = 413 if length > self.max_body else 411
+        if length < 0:
+            attempt.status = 411
             h.close_connection = True
-            self._refuse(h, attempt.status, "missing or too large Content-Length", "text/plain")
+            self._refuse(h, 411, "missing Content-Length", "text/plain")
             return
         body = h.rfile.read(length)
+        if length > self.max_body:
+            attempt.status = 413
+            self._refuse(h, 413, f"request body of {length} bytes is over {self.max_body}")
+            return
         if path not in self.paths:
             attempt.status = 404
             self._refuse(h, 404, f"no such path {path}", "text/plain")
