@@ -4,7 +4,9 @@
  * (an OpenTelemetry Collector, Grafana Tempo, another otus-agent), and "jaeger" is its
  * traces-only preset for Jaeger's OTLP ingest (Jaeger 1.35+ and Jaeger v2).
  *
- *   otlp.c         lifecycle, sends, retries, breaker, answers (the exporter ops)
+ *   otlp.c         the exporter ops, an instance's lifecycle and metrics
+ *   otlp_deliver.c sends: encoding on the thread pool, requests, retries, breaker,
+ *                  answers
  *   otlp_config.c  the configuration tables and what is derived from them (URLs,
  *                  request headers)
  *   otlp_encode.c  merging a send's batches into one Export*ServiceRequest and writing
@@ -17,10 +19,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "agent/batch.h"
 #include "agent/config.h"
+#include "agent/http_client.h"
+#include "agent/self_metrics.h"
 #include "common/arena.h"
+#include "common/backoff.h"
+#include "common/breaker.h"
 #include "common/buf.h"
+#include "common/gzip.h"
 #include "exporters/exporter.h"
 
 /* Largest request body the exporter writes: protobuf messages are limited to 2 GiB. */
@@ -127,5 +136,108 @@ int otus__otlp_parse_response(enum otus_signal s, const void *body, size_t len, 
  */
 void otus__otlp_failure_text(const void *body, size_t len, const char *content_type, char *msg,
                              size_t msglen);
+
+/* ---- an instance (otlp.c) and its sends (otlp_deliver.c) --------------------------------- */
+
+enum otlp_req_state { RS_ENCODING, RS_CALLING, RS_WAITING, RS_BLOCKED, RS_WAKING };
+
+/* Request outcomes, the "outcome" label of otus_otlp_requests_total. */
+enum otlp_outcome { OC_OK, OC_PARTIAL, OC_RETRY, OC_REJECTED, OC_NETWORK, OC_COUNT };
+
+/* What one send in flight needs while it is encoded, and its body until settled. */
+struct otlp_enc_ctx {
+    struct otlp_enc_ctx *next; /* free list */
+    struct otlp_encoder enc;
+    struct otus_deflater zd;
+    struct otus_buf raw;         /* protobuf */
+    struct otus_arena json_tree; /* encoding json: raw decoded again */
+    struct otus_buf json;        /* encoding json: the OTLP/JSON body */
+    struct otus_buf gz;          /* the body, gzipped */
+};
+
+/* A send being delivered: one request, or several once a 413 answer split it. */
+struct otlp_job {
+    struct otus_send *send;
+    unsigned parts;              /* requests not settled yet */
+    struct otus_send_result acc; /* what the settled ones came to */
+};
+
+/* One request: the batches [first, first + nbatches) of its job's send. */
+struct otlp_req {
+    struct otlp_req *prev, *next; /* the exporter's open requests */
+    struct otlp_exporter *x;
+    struct otlp_job *job;
+    struct otus_send *send; /* job->send */
+    size_t first, nbatches;
+    size_t records; /* in those batches */
+    struct otlp_enc_ctx *ctx;
+    uv_work_t work;
+    int enc_status; /* set on the pool */
+    const char *body;
+    size_t body_len;
+    enum otlp_req_state state;
+    uint64_t wake_ms; /* RS_WAITING: loop time of the next attempt */
+    struct otus_backoff backoff;
+    struct otus_http_call *call; /* RS_CALLING */
+    uint64_t gen;                /* breaker generation of the call */
+    int canceling;               /* the call was cancelled at the deadline */
+    unsigned attempts;
+};
+
+struct otlp_endpoint {
+    char *url; /* owned; NULL for a signal the type does not take */
+    struct otus_breaker breaker;
+    struct otus_metric_series *m_state;
+    struct otus_metric_series *m_trans[3]; /* state changes: to open, half_open, closed */
+    uint64_t seen[3];                      /* the breaker's counters already added */
+    enum otus_breaker_state last_state;
+};
+
+struct otlp_ratelimit {
+    uint64_t last_ms;
+    unsigned suppressed;
+    int used;
+};
+
+struct otlp_exporter {
+    struct otlp_exporter *next_live; /* every instance created, see name_shared() */
+    uv_loop_t *loop;
+    const struct otlp_cfg *cfg;
+    char *name;
+    struct otlp_endpoint ep[OTUS_SIGNAL_COUNT];
+    char **headers; /* NULL-terminated, one allocation */
+    int gzip;
+    int json; /* encoding: json */
+    struct otus_http_tls tls;
+    int use_tls; /* any TLS setting given */
+    struct otus_http_client *http;
+    struct otus_self_metrics *metrics;
+    uv_timer_t timer;
+    struct otlp_req *reqs;         /* open requests */
+    struct otlp_enc_ctx *free_ctx; /* encoding states not in use */
+    struct otlp_enc_ctx loop_enc;  /* for encode(), on the loop (no deflater) */
+    struct otlp_ratelimit rl_partial, rl_rejected, rl_retry;
+    int pending_closes; /* timer, HTTP client */
+    void (*closed)(void *arg);
+    void *closed_arg;
+    struct otus_metric_series *m_requests[OC_COUNT];
+    struct otus_metric_series *m_retries, *m_bytes, *m_partial;
+};
+
+/* Frees an encoding state. Accepts NULL. */
+void otus__otlp_ctx_free(struct otlp_enc_ctx *c);
+
+/* The uncompressed body for batches[0..n): protobuf in c->raw, or OTLP/JSON in c->json
+ * when json; *body points at the one used. 0 or a negative status. */
+int otus__otlp_encode_body(struct otlp_enc_ctx *c, int json, enum otus_signal sig,
+                           struct otus_batch *const *batches, size_t n,
+                           const struct otus_buf **body);
+
+/* Publishes an endpoint's breaker state and transitions, and logs a change of state. */
+void otus__otlp_breaker_note(struct otlp_exporter *x, enum otus_signal sig);
+
+/* The exporter ops send and drain (exporter.h). */
+int otus__otlp_send(void *self, struct otus_send *s);
+void otus__otlp_drain(void *self);
 
 #endif
