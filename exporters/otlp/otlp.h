@@ -10,7 +10,8 @@
  *   otlp_config.c  the configuration tables and what is derived from them (URLs,
  *                  request headers)
  *   otlp_encode.c  merging a send's batches into one Export*ServiceRequest and writing
- *                  it as protobuf; reading the answer's partial_success and Status
+ *                  it; reading the answer's partial_success and Status
+ *   otlp_pb.c      the protobuf writer for the OTLP messages (otlp_pb.h)
  */
 #ifndef OTUS_EXPORTERS_OTLP_OTLP_H
 #define OTUS_EXPORTERS_OTLP_OTLP_H
