@@ -37,7 +37,7 @@
 #define OTUS_OTLP_MAX_BODY ((size_t)INT32_MAX)
 
 /* Deepest AnyValue nesting written (values inside arrays and key-value lists). */
-#define OTUS_OTLP_MAX_DEPTH 128
+#define OTUS_OTLP_WRITE_MAX_DEPTH 128
 
 /* Keys both types share (one table, merged inline into each type's table). */
 struct otlp_common_cfg {
@@ -115,7 +115,7 @@ void otus__otlp_encoder_destroy(struct otlp_encoder *e);
  * it was decoded, unknown fields included, in field number order, so a request that
  * needed no merging comes out byte for byte as protobuf-c packs it.
  * Returns 0, OTUS_ERR_TOO_BIG (out's maximum, OTUS_OTLP_MAX_BODY, or values nested
- * deeper than OTUS_OTLP_MAX_DEPTH), OTUS_ERR_NOMEM. On failure out's length is back
+ * deeper than OTUS_OTLP_WRITE_MAX_DEPTH), OTUS_ERR_NOMEM. On failure out's length is back
  * where it was.
  */
 int otus__otlp_encode(struct otlp_encoder *e, enum otus_signal s, struct otus_batch *const *batches,

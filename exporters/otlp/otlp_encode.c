@@ -88,7 +88,7 @@ static uint64_t hash_kvs(uint64_t h, KeyValue *const *kvs, size_t n, unsigned de
 
 static uint64_t hash_any(uint64_t h, const AnyValue *v, unsigned depth)
 {
-    if (!v || depth > OTUS_OTLP_MAX_DEPTH)
+    if (!v || depth > OTUS_OTLP_WRITE_MAX_DEPTH)
         return mix(h, 0);
     h = mix(h, (uint64_t)v->value_case + 1);
     switch (v->value_case) {
@@ -133,7 +133,7 @@ static int any_eq(const AnyValue *a, const AnyValue *b, unsigned depth)
 {
     if (!a || !b)
         return a == b;
-    if (depth > OTUS_OTLP_MAX_DEPTH || a->value_case != b->value_case ||
+    if (depth > OTUS_OTLP_WRITE_MAX_DEPTH || a->value_case != b->value_case ||
         !unknown_eq(&a->base, &b->base))
         return 0;
     switch (a->value_case) {

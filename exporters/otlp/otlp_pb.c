@@ -57,7 +57,7 @@ static void w_keyvalues(struct pbw *w, uint32_t field, KeyValue *const *kvs, siz
 
 static void w_anyvalue_body(struct pbw *w, const AnyValue *v, unsigned depth)
 {
-    if (depth > OTUS_OTLP_MAX_DEPTH) {
+    if (depth > OTUS_OTLP_WRITE_MAX_DEPTH) {
         w->err = OTUS_ERR_TOO_BIG;
         return;
     }
