@@ -26,11 +26,14 @@ const struct otus_cfg_entry otus_queue_cfg_table[] = {
 extern const struct otus_exporter_ops otus_file_exporter;
 extern const struct otus_exporter_ops otus_prometheus_exporter;
 extern const struct otus_exporter_ops otus_elasticsearch_exporter;
+extern const struct otus_exporter_ops otus_otlp_exporter, otus_jaeger_exporter;
 
 const struct otus_exporter_ops *const otus_exporter_types[] = {
-    &otus_file_exporter,
-    &otus_prometheus_exporter,
-    &otus_elasticsearch_exporter,
+    &otus_file_exporter,          /* exporters/file/ */
+    &otus_prometheus_exporter,    /* exporters/prometheus/ */
+    &otus_elasticsearch_exporter, /* exporters/elasticsearch/ */
+    &otus_otlp_exporter,          /* exporters/otlp/ */
+    &otus_jaeger_exporter,        /* exporters/otlp/, its traces-only preset */
     NULL,
 };
 
