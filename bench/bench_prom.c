@@ -7,16 +7,29 @@
  * of existing series, counters and histograms; and first points that create series),
  * and the store's memory per series. Prints medians of several runs, in CPU time of
  * the one thread (the machine is shared).
+ *
+ * Then whole scrapes: the exporter created through its ops with its HTTP server on a
+ * loop, the same 100,000 series ingested, and a scraper on another thread asking for
+ * the text format over one keep-alive connection, with the scrape buffer kept between
+ * scrapes and without. Per scrape: the loop thread's CPU time (user and system: the
+ * render, the write into the socket, freeing) and its page faults, from request to the
+ * last byte received. `bench_prom scrape` runs only this part (for callgrind).
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
 #include "exporters/prometheus/prom_expo.h"
 #include "exporters/prometheus/prom_store.h"
+#include "exporters/prometheus/prometheus.h"
 #include "tests/unit/test_prom_fixture.h"
 
 #define RUNS        7
@@ -148,9 +161,183 @@ static void bench_render(struct prom_store *st, enum prom_format fmt, const char
     otus_buf_free(&reuse);
 }
 
-int main(void)
+/* ---- whole scrapes through the endpoint ---------------------------------------------- */
+
+#define SCRAPES 9
+
+struct scraper {
+    int port;
+    const char *accept;
+    atomic_int want, got; /* scrapes asked for by the loop thread, and completed */
+    uv_async_t wake;
+    size_t body_len;
+};
+
+/* Reads one response with a Content-Length body into buf (reused); returns its body
+ * length, 0 on error. */
+static size_t read_response(int fd, struct otus_buf *buf)
+{
+    otus_buf_reset(buf);
+    size_t head = 0, need = SIZE_MAX;
+    while (buf->len < need) {
+        if (otus_buf_reserve(buf, 1 << 20))
+            return 0;
+        ssize_t n = read(fd, buf->data + buf->len, buf->cap - buf->len);
+        if (n <= 0)
+            return 0;
+        buf->len += (size_t)n;
+        if (!head) {
+            const char *e = memmem(buf->data, buf->len, "\r\n\r\n", 4);
+            const char *cl = memmem(buf->data, buf->len, "Content-Length: ", 16);
+            if (e && cl) {
+                head = (size_t)(e + 4 - buf->data);
+                need = head + strtoull(cl + 16, NULL, 10);
+            }
+        }
+    }
+    return need - head;
+}
+
+static void scraper_thread(void *arg)
+{
+    struct scraper *sc = arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)sc->port)};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        perror("connect");
+        exit(1);
+    }
+    char req[512];
+    int rl = snprintf(req, sizeof(req), "GET /metrics HTTP/1.1\r\nHost: bench\r\nAccept: %s\r\n\r\n",
+                      sc->accept);
+    struct otus_buf resp;
+    otus_buf_init(&resp, 0);
+    for (int i = 0; i < SCRAPES; i++) {
+        while (atomic_load(&sc->want) <= i)
+            usleep(100);
+        if (write(fd, req, (size_t)rl) != rl || !(sc->body_len = read_response(fd, &resp))) {
+            fprintf(stderr, "scrape failed\n");
+            exit(1);
+        }
+        atomic_store(&sc->got, i + 1);
+        uv_async_send(&sc->wake);
+    }
+    otus_buf_free(&resp);
+    close(fd);
+}
+
+static void woken(uv_async_t *a)
+{
+    (void)a;
+}
+
+struct bench_env {
+    uv_loop_t *loop;
+    struct otus_http_server *srv;
+};
+
+static int bench_listen(void *agent, const char *addr, struct otus_http_server **out,
+                        const char **detail)
+{
+    struct bench_env *e = agent;
+    int rc = otus_http_server_create(e->loop, addr, &(struct otus_http_server_opts){.name = "b"},
+                                     &e->srv, detail);
+    *out = e->srv;
+    return rc;
+}
+
+static void exporter_closed(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+static double tv_ms(struct timeval a, struct timeval b)
+{
+    return (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_usec - a.tv_usec) / 1e3;
+}
+
+/* SCRAPES scrapes of the 100,000 series in reqs through the endpoint, the scrape buffer
+ * kept or not; prints the medians. */
+static void bench_scrape(struct fx *reqs, int keep, const char *accept, const char *what)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct bench_env be = {&loop, NULL};
+    struct otus_exporter_env env = {.loop = &loop, .name = "prometheus", .listen = bench_listen,
+                                    .agent = &be};
+    const struct otus_exporter_ops *ops = otus_exporter_find("prometheus");
+    void *cfg = calloc(1, ops->config_size);
+    struct otus_cfg_err err;
+    struct otus_cfg_doc doc;
+    char yaml[128];
+    snprintf(yaml, sizeof(yaml), "listen: 127.0.0.1:0\ngzip: false\nkeep_scrape_buffer: %s\n",
+             keep ? "true" : "false");
+    void *self = NULL;
+    const char *detail = NULL;
+    if (otus_cfg_defaults(ops->config, cfg, &err) ||
+        otus_cfg_doc_load_string(&doc, "bench", yaml, &err) ||
+        otus_cfg_apply(&doc, otus_cfg_root(&doc), "exporters.prometheus", ops->config, cfg, &err) ||
+        ops->create(&env, cfg, &self, &detail)) {
+        fprintf(stderr, "cannot create the exporter: %s\n", err.msg);
+        exit(1);
+    }
+    otus_cfg_doc_free(&doc);
+    for (int s = 0; s < SERVICES; s++)
+        ops->ingest(self, reqs[s].b);
+
+    struct scraper sc = {.port = otus_http_server_port(be.srv), .accept = accept};
+    uv_async_init(&loop, &sc.wake, woken);
+    uv_thread_t t;
+    uv_thread_create(&t, scraper_thread, &sc);
+    double cpu[SCRAPES], wall[SCRAPES], faults[SCRAPES];
+    for (int i = 0; i < SCRAPES; i++) {
+        struct rusage r0, r1;
+        getrusage(RUSAGE_THREAD, &r0);
+        uint64_t w0 = otus_clock_mono_ns();
+        atomic_store(&sc.want, i + 1);
+        while (atomic_load(&sc.got) <= i)
+            uv_run(&loop, UV_RUN_ONCE);
+        uv_run(&loop, UV_RUN_NOWAIT); /* the write's completion: the buffer returned or freed */
+        getrusage(RUSAGE_THREAD, &r1);
+        wall[i] = (double)(otus_clock_mono_ns() - w0) / 1e6;
+        cpu[i] = tv_ms(r0.ru_utime, r1.ru_utime) + tv_ms(r0.ru_stime, r1.ru_stime);
+        faults[i] = (double)(r1.ru_minflt - r0.ru_minflt);
+    }
+    uv_thread_join(&t);
+    /* The first scrape maps the kept buffer: the steady state is the rest. */
+    printf("scrape %-11s %s: %7.1f ms loop CPU, %7.1f ms wall, %6.0f page faults per scrape "
+           "(%.1f MB)\n",
+           what, keep ? "kept buffer " : "fresh buffer", median(cpu + 1, SCRAPES - 1),
+           median(wall + 1, SCRAPES - 1), median(faults + 1, SCRAPES - 1),
+           (double)sc.body_len / 1e6);
+    uv_close((uv_handle_t *)&sc.wake, NULL);
+    int done = 0;
+    ops->destroy(self, exporter_closed, &done);
+    while (!done)
+        uv_run(&loop, UV_RUN_ONCE);
+    otus_http_server_close(be.srv, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    otus_cfg_free(ops->config, cfg);
+    free(cfg);
+}
+
+static void bench_scrapes(struct fx *reqs)
+{
+    build_all(reqs, 1, 0);
+    for (int keep = 0; keep < 2; keep++)
+        bench_scrape(reqs, keep, "text/plain;version=0.0.4", "text");
+    free_all(reqs);
+}
+
+int main(int argc, char **argv)
 {
     static struct fx reqs[SERVICES];
+    if (argc > 1 && strcmp(argv[1], "scrape") == 0) {
+        bench_scrapes(reqs);
+        return 0;
+    }
     struct prom_store *st = new_store();
 
     /* First points: every series created. */
@@ -180,5 +367,6 @@ int main(void)
     bench_render(st, PROM_FMT_TEXT, "text");
     bench_render(st, PROM_FMT_OPENMETRICS, "openmetrics");
     prom_store_destroy(st);
+    bench_scrapes(reqs);
     return 0;
 }

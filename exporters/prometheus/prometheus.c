@@ -484,8 +484,10 @@ static void handle_metrics(struct otus_http_request *req, void *ctx)
         prom_expo_hugepages(&body);
         rc = prom_exporter_render(px, fmt, &body);
     }
-    px->m_render->value = (double)(otus_clock_mono_ns() - t0) / 1e9;
-    px->m_scrapes->value++;
+    if (px->metrics) {
+        px->m_render->value = (double)(otus_clock_mono_ns() - t0) / 1e9;
+        px->m_scrapes->value++;
+    }
     if (rc) {
         /* Not kept: a failed render may have grown it to max_scrape_bytes. */
         otus_buf_free(&body);
