@@ -12,8 +12,9 @@
  * Reads land in one buffer shared by all connections (the loop is single-threaded and
  * libuv calls read_cb right after alloc_cb), so an idle connection costs only its
  * struct. Connections the server closes after an answer (errors, Connection: close)
- * close gracefully: shutdown of the write side, then reading and discarding until the
- * peer closes or a short deadline passes, so the peer sees the answer and not a reset.
+ * close gracefully: shutdown of the write side once the answer is written, then
+ * reading and discarding until the peer closes or a short deadline passes, so the peer
+ * sees the answer and not a reset.
  */
 #include "agent/http_server.h"
 
@@ -484,9 +485,13 @@ static void conn_close(struct conn *c)
 static void shutdown_done(uv_shutdown_t *req, int status)
 {
     struct conn *c = req->data;
-    (void)status;
-    if (status < 0)
+    if (status < 0) {
         conn_close(c);
+        return;
+    }
+    /* Everything is written: the peer gets a short while to close first. */
+    if (!c->closing)
+        arm(c, LINGER_MS);
 }
 
 static void linger_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -517,7 +522,9 @@ static void conn_linger(struct conn *c)
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_read_start((uv_stream_t *)&c->tcp, linger_alloc, linger_read);
     c->reading = 1;
-    arm(c, LINGER_MS);
+    /* The answer may still be on its way to a slow reader (a large body): the idle
+     * timeout bounds that; the short linger starts once it is written. */
+    arm(c, c->srv->opts.idle_timeout_ms);
 }
 
 /* ---- parser callbacks ---------------------------------------------------------------- */

@@ -2,7 +2,8 @@
  * test_http_server.c: the HTTP server's lent response bodies
  * (otus_http_respond_buf_lend). The server gives a lent body back exactly once: only
  * after it was written (a client that does not read holds it; the memory is scribbled
- * over when it comes back and the client still receives the body intact), when the
+ * over when it comes back and the client still receives the body intact, even after
+ * stalling longer than the linger of a closing connection), when the
  * peer goes away in the middle of the write, when the server closes with the write
  * in flight, and at once for bodies it does not write from that memory (small ones,
  * HEAD). Other behaviour of the server is tested over sockets in
@@ -166,8 +167,10 @@ static void returned_after_the_write(void **state)
     uv_thread_t t;
     uv_thread_create(&t, client_thread, &c);
     run_until(&l, &l.answered, NULL);
-    /* The client reads nothing yet, so the write cannot complete: the memory stays lent. */
-    run_for_ms(&l, 200);
+    /* The client reads nothing yet, so the write cannot complete: the memory stays lent,
+     * and the connection (Connection: close) stays open for longer than the server's
+     * linger after a last answer, which starts only once the answer is written. */
+    run_for_ms(&l, 2500);
     assert_int_equal(l.returned, 0);
     atomic_store(&c.go, 1);
     run_until(&l, &l.returned, NULL);
