@@ -329,8 +329,8 @@ static int conn_write(struct conn *c, struct otus_buf *head, struct body *body)
     return 0;
 }
 
-static void send_response(struct conn *c, int status, const char *content_type,
-                          struct body *body, const char *extra_headers, int close_after)
+static void send_response(struct conn *c, int status, const char *content_type, struct body *body,
+                          const char *extra_headers, int close_after)
 {
     struct otus_buf head;
     otus_buf_init(&head, 0);

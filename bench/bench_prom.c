@@ -209,8 +209,8 @@ static void scraper_thread(void *arg)
         exit(1);
     }
     char req[512];
-    int rl = snprintf(req, sizeof(req), "GET /metrics HTTP/1.1\r\nHost: bench\r\nAccept: %s\r\n\r\n",
-                      sc->accept);
+    int rl = snprintf(req, sizeof(req),
+                      "GET /metrics HTTP/1.1\r\nHost: bench\r\nAccept: %s\r\n\r\n", sc->accept);
     struct otus_buf resp;
     otus_buf_init(&resp, 0);
     for (int i = 0; i < SCRAPES; i++) {
@@ -264,8 +264,8 @@ static void bench_scrape(struct fx *reqs, int keep, const char *accept, const ch
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct bench_env be = {&loop, NULL};
-    struct otus_exporter_env env = {.loop = &loop, .name = "prometheus", .listen = bench_listen,
-                                    .agent = &be};
+    struct otus_exporter_env env = {
+        .loop = &loop, .name = "prometheus", .listen = bench_listen, .agent = &be};
     const struct otus_exporter_ops *ops = otus_exporter_find("prometheus");
     void *cfg = calloc(1, ops->config_size);
     struct otus_cfg_err err;

@@ -2,7 +2,10 @@
  * prometheus.c: the Prometheus exporter: configuration, lifecycle and the GET /metrics
  * endpoint. It is a pull exporter: the core hands it every metrics batch through
  * ingest(), which merges the points into the store (prom_store.c); a scrape renders
- * the store (prom_expo.c) followed by the agent's own otus_* metrics.
+ * the store followed by the agent's own otus_* metrics, as text 0.0.4 or OpenMetrics
+ * (prom_expo.c) or as protobuf (prom_pb.c), whichever the scraper's Accept prefers.
+ * The agent's own metrics come as text from the core; for protobuf they are read back
+ * from that text (prom_pb_from_text).
  *
  * A scrape renders on the loop thread in one go, so it is a consistent snapshot and no
  * ingest runs while it does; gzip, the expensive part of a large answer, runs on the
@@ -32,6 +35,7 @@
 #include "common/gzip.h"
 #include "exporters/exporter.h"
 #include "exporters/prometheus/prom_expo.h"
+#include "exporters/prometheus/prom_pb.h"
 #include "exporters/prometheus/prom_store.h"
 #include "exporters/prometheus/prometheus.h"
 
@@ -50,6 +54,8 @@ struct prom_cfg {
     bool add_scope_labels;
     bool gzip;
     bool keep_scrape_buffer;
+    bool native_histograms;
+    bool classic_buckets_for_native;
 };
 
 static const struct otus_cfg_entry prom_cfg_table[] = {
@@ -88,6 +94,16 @@ static const struct otus_cfg_entry prom_cfg_table[] = {
      "Label series with otel_scope_name and otel_scope_version.", 0, 0, NULL, NULL, NULL},
     {"gzip", OTUS_CFG_BOOL, "true", offsetof(struct prom_cfg, gzip),
      "Compress the answer when the scraper sends Accept-Encoding: gzip.", 0, 0, NULL, NULL, NULL},
+    {"native_histograms", OTUS_CFG_BOOL, "true", offsetof(struct prom_cfg, native_histograms),
+     "When the scraper asks for the protobuf format (Prometheus with "
+     "--enable-feature=native-histograms does), expose exponential histograms as native "
+     "histograms; false: with classic buckets, as in the text formats.",
+     0, 0, NULL, NULL, NULL},
+    {"classic_buckets_for_native", OTUS_CFG_BOOL, "false",
+     offsetof(struct prom_cfg, classic_buckets_for_native),
+     "Give native histograms their classic buckets (le) as well, for queries and dashboards "
+     "written for classic histograms.",
+     0, 0, NULL, NULL, NULL},
     {"keep_scrape_buffer", OTUS_CFG_BOOL, "true", offsetof(struct prom_cfg, keep_scrape_buffer),
      "Keep the memory of the last scrape body for the next scrape (faster scrapes; the "
      "memory stays held between scrapes) instead of freeing it after every answer.",
@@ -115,6 +131,9 @@ static int prom_check(const void *cfgp, struct otus_cfg_err *err)
 /* Scrapes whose gzip may run on the thread pool at once; others are sent plain. */
 #define MAX_GZIP_JOBS 2
 
+/* The agent's own metrics as text, before their protobuf form: at most this much. */
+#define MAX_SELF_TEXT (16u << 20)
+
 /* The kept scrape buffer is freed after this many scrapes in a row that used less than
  * a quarter of it. */
 #define SHRINK_AFTER 4
@@ -125,10 +144,11 @@ static int prom_check(const void *cfgp, struct otus_cfg_err *err)
  * gzip job), so that whichever ends last frees it.
  */
 struct scrape_pool {
-    struct otus_buf buf; /* empty (data NULL) when freed or never used */
+    struct otus_buf buf; /* empty (data NULL) when freed, never used, or lent */
+    size_t bytes;        /* its size when it last came back (it is lent during a scrape) */
     unsigned refs;
-    bool lent;       /* buf is out with a scrape */
-    unsigned small;  /* scrapes in a row that used less than a quarter of buf */
+    bool lent;      /* buf is out with a scrape */
+    unsigned small; /* scrapes in a row that used less than a quarter of buf */
 };
 
 struct prom_exporter {
@@ -143,6 +163,7 @@ struct prom_exporter {
     uv_timer_t expire_timer;
     size_t last_size;          /* of the last render, to reserve the next one at once */
     struct scrape_pool *pool;  /* NULL when keep_scrape_buffer is off */
+    struct otus_buf self_text; /* the agent's own metrics as text, for protobuf scrapes */
     unsigned gzip_jobs;
     int closing;
     void (*closed)(void *arg);
@@ -179,7 +200,7 @@ static void collect(void *ctx)
     px->m_refused->value = (double)st->series_refused;
     px->m_expired->value = (double)st->series_expired;
     px->m_points->value = (double)st->points;
-    px->m_buffer->value = px->pool ? (double)px->pool->buf.cap : 0;
+    px->m_buffer->value = px->pool ? (double)px->pool->bytes : 0;
     for (int i = 0; i < PROM_DROP_COUNT; i++)
         px->m_dropped[i]->value = (double)st->dropped[i];
 }
@@ -243,8 +264,8 @@ static void metrics_unregister(struct prom_exporter *px)
     if (!px->metrics)
         return;
     otus_self_metrics_off_collect(px->metrics, collect, px);
-    struct otus_metric_series **all[] = {&px->m_series,  &px->m_bytes,   &px->m_refused,
-                                         &px->m_expired, &px->m_points,  &px->m_scrapes,
+    struct otus_metric_series **all[] = {&px->m_series,  &px->m_bytes,  &px->m_refused,
+                                         &px->m_expired, &px->m_points, &px->m_scrapes,
                                          &px->m_render,  &px->m_buffer};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         otus_self_metrics_series_remove(*all[i]);
@@ -272,12 +293,27 @@ static struct prom_store *store_new(const struct prom_cfg *c)
 
 /* ---- content negotiation -------------------------------------------------------------- */
 
-/* The q value of one element's parameters ("q=0.5; version=1.0.0", up to end); sets
- * version to the version parameter (NUL-terminated copy, or ""). */
-static double media_params(const char *p, const char *end, char *version, size_t vcap)
+/* The parameters of one media range that negotiation looks at, as NUL-terminated
+ * copies ("" when absent; longer values are cut, and then match nothing). */
+struct media_params {
+    double q;
+    char version[16];
+    char proto[48];
+    char encoding[16];
+};
+
+static void param_copy(char *dst, size_t cap, const char *v, size_t len)
 {
-    double q = 1;
-    version[0] = '\0';
+    size_t n = len < cap - 1 ? len : cap - 1;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+/* Reads one element's parameters ("q=0.5; version=1.0.0", up to end) into *mp. */
+static void media_params(const char *p, const char *end, struct media_params *mp)
+{
+    memset(mp, 0, sizeof(*mp));
+    mp->q = 1;
     while (p < end) {
         size_t n = strcspn(p, ";,");
         const char *pe = p + n < end ? p + n : end;
@@ -286,16 +322,16 @@ static double media_params(const char *p, const char *end, char *version, size_t
         size_t len = pe > p ? (size_t)(pe - p) : 0;
         while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
             len--;
-        if (len > 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-            q = strtod(p + 2, NULL);
-        } else if (len > 8 && strncasecmp(p, "version=", 8) == 0) {
-            size_t vl = len - 8 < vcap - 1 ? len - 8 : vcap - 1;
-            memcpy(version, p + 8, vl);
-            version[vl] = '\0';
-        }
+        if (len > 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=')
+            mp->q = strtod(p + 2, NULL);
+        else if (len > 8 && strncasecmp(p, "version=", 8) == 0)
+            param_copy(mp->version, sizeof(mp->version), p + 8, len - 8);
+        else if (len > 6 && strncasecmp(p, "proto=", 6) == 0)
+            param_copy(mp->proto, sizeof(mp->proto), p + 6, len - 6);
+        else if (len > 9 && strncasecmp(p, "encoding=", 9) == 0)
+            param_copy(mp->encoding, sizeof(mp->encoding), p + 9, len - 9);
         p = pe + 1;
     }
-    return q;
 }
 
 /* One element of a comma-separated header: its token (type/subtype, coding) and its
@@ -333,24 +369,35 @@ static int tok_is(const struct hdr_item *it, const char *w)
     return it->tok_len == n && strncasecmp(it->tok, w, n) == 0;
 }
 
-/* OpenMetrics when the Accept header prefers it to the text format (Prometheus sends
- * "application/openmetrics-text;version=1.0.0,...,text/plain;version=0.0.4;q=0.5"). */
+/*
+ * The format the Accept header prefers: protobuf, OpenMetrics or text 0.0.4, preferring
+ * them in that order when their q values tie. Prometheus sends
+ * "application/openmetrics-text;version=1.0.0,...,text/plain;version=0.0.4;q=0.5", and
+ * with native histograms enabled "application/vnd.google.protobuf;
+ * proto=io.prometheus.client.MetricFamily;encoding=delimited," in front of it.
+ */
 enum prom_format prom_negotiate(const char *accept)
 {
-    double om = 0, text = 0;
+    double pb = 0, om = 0, text = 0;
     struct hdr_item it;
     for (const char *p = accept; next_item(&p, &it);) {
-        char version[16];
-        double q = media_params(it.params, it.end, version, sizeof(version));
-        if (tok_is(&it, "application/openmetrics-text")) {
-            if ((!version[0] || strcmp(version, "1.0.0") == 0 || strcmp(version, "0.0.1") == 0) &&
-                q > om)
-                om = q;
+        struct media_params mp;
+        media_params(it.params, it.end, &mp);
+        if (tok_is(&it, "application/vnd.google.protobuf")) {
+            if (strcmp(mp.proto, "io.prometheus.client.MetricFamily") == 0 &&
+                strcmp(mp.encoding, "delimited") == 0 && mp.q > pb)
+                pb = mp.q;
+        } else if (tok_is(&it, "application/openmetrics-text")) {
+            const char *v = mp.version;
+            if ((!v[0] || strcmp(v, "1.0.0") == 0 || strcmp(v, "0.0.1") == 0) && mp.q > om)
+                om = mp.q;
         } else if (tok_is(&it, "text/plain") || tok_is(&it, "text/*") || tok_is(&it, "*/*")) {
-            if (q > text)
-                text = q;
+            if (mp.q > text)
+                text = mp.q;
         }
     }
+    if (pb > 0 && pb >= om && pb >= text)
+        return PROM_FMT_PROTOBUF;
     return om > 0 && om >= text ? PROM_FMT_OPENMETRICS : PROM_FMT_TEXT;
 }
 
@@ -359,9 +406,9 @@ int prom_accepts_gzip(const char *accept_encoding)
 {
     struct hdr_item it;
     for (const char *p = accept_encoding; next_item(&p, &it);) {
-        char version[2];
-        if ((tok_is(&it, "gzip") || tok_is(&it, "*")) &&
-            media_params(it.params, it.end, version, sizeof(version)) > 0)
+        struct media_params mp;
+        media_params(it.params, it.end, &mp);
+        if ((tok_is(&it, "gzip") || tok_is(&it, "*")) && mp.q > 0)
             return 1;
     }
     return 0;
@@ -413,17 +460,16 @@ static void scrape_buf_back(struct otus_buf *body, void *arg)
         p->small = 0;
     }
     p->buf = *body;
+    p->bytes = p->buf.cap;
     pool_unref(p);
 }
 
 /* Answers with body (emptied): lent when it is the kept buffer, given away otherwise. */
-static void respond_body(struct prom_exporter *px, struct otus_http_request *req,
-                         const char *ctype, struct otus_buf *body, bool pooled,
-                         const char *extra_headers)
+static void respond_body(struct prom_exporter *px, struct otus_http_request *req, const char *ctype,
+                         struct otus_buf *body, bool pooled, const char *extra_headers)
 {
     if (pooled)
-        otus_http_respond_buf_lend(req, 200, ctype, body, extra_headers, scrape_buf_back,
-                                   px->pool);
+        otus_http_respond_buf_lend(req, 200, ctype, body, extra_headers, scrape_buf_back, px->pool);
     else
         otus_http_respond_buf(req, 200, ctype, body, extra_headers);
 }
@@ -446,8 +492,7 @@ static void gzip_done(uv_work_t *w, int status)
         else
             otus_buf_free(&j->body);
     } else {
-        respond_body(px, j->req, j->content_type, &j->body, j->pooled,
-                     "Vary: Accept-Encoding\r\n");
+        respond_body(px, j->req, j->content_type, &j->body, j->pooled, "Vary: Accept-Encoding\r\n");
     }
     otus_buf_free(&j->gz);
     free(j);
@@ -458,6 +503,20 @@ static void gzip_done(uv_work_t *w, int status)
 
 int prom_exporter_render(struct prom_exporter *px, enum prom_format fmt, struct otus_buf *out)
 {
+    if (fmt == PROM_FMT_PROTOBUF) {
+        struct prom_pb_opts o = {
+            .native = px->cfg->native_histograms,
+            .classic_for_native = px->cfg->classic_buckets_for_native,
+        };
+        int rc = prom_pb_render(px->store, &o, out);
+        if (!rc && px->render_self) {
+            otus_buf_reset(&px->self_text);
+            rc = px->render_self(px->agent, 0, &px->self_text);
+            if (!rc)
+                rc = prom_pb_from_text(px->self_text.data, px->self_text.len, out);
+        }
+        return rc;
+    }
     int rc = prom_expo_render(px->store, fmt, out);
     if (!rc && px->render_self)
         rc = px->render_self(px->agent, fmt == PROM_FMT_OPENMETRICS, out);
@@ -475,7 +534,9 @@ static void handle_metrics(struct otus_http_request *req, void *ctx)
         return;
     }
     enum prom_format fmt = prom_negotiate(otus_http_request_header(req, "accept"));
-    const char *ctype = fmt == PROM_FMT_OPENMETRICS ? PROM_CT_OPENMETRICS : PROM_CT_TEXT;
+    const char *ctype = fmt == PROM_FMT_PROTOBUF      ? PROM_CT_PROTOBUF
+                        : fmt == PROM_FMT_OPENMETRICS ? PROM_CT_OPENMETRICS
+                                                      : PROM_CT_TEXT;
     struct otus_buf body;
     bool pooled = scrape_buf_take(px, &body);
     uint64_t t0 = otus_clock_mono_ns();
@@ -538,6 +599,7 @@ static void px_free(struct prom_exporter *px)
     metrics_unregister(px);
     if (px->pool)
         pool_unref(px->pool); /* a write still in flight frees it when it ends */
+    otus_buf_free(&px->self_text);
     prom_store_destroy(px->store);
     free(px->name);
     free(px);
@@ -558,6 +620,7 @@ static int prom_create(const struct otus_exporter_env *env, const void *cfgp, vo
     px->agent = env->agent;
     px->name = strdup(env->name ? env->name : "prometheus");
     px->store = store_new(c);
+    otus_buf_init(&px->self_text, MAX_SELF_TEXT);
     if (c->keep_scrape_buffer) {
         px->pool = calloc(1, sizeof(*px->pool));
         if (px->pool) {

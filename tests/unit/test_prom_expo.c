@@ -126,6 +126,31 @@ static void negotiation(void **state)
                      PROM_FMT_TEXT);
     assert_int_equal(prom_negotiate("application/openmetrics-text;version=2.0.0"), PROM_FMT_TEXT);
     assert_int_equal(prom_negotiate("application/openmetrics-text;q=0"), PROM_FMT_TEXT);
+    /* What Prometheus 2.42 sends with --enable-feature=native-histograms. */
+    assert_int_equal(prom_negotiate("application/vnd.google.protobuf;"
+                                    "proto=io.prometheus.client.MetricFamily;encoding=delimited,"
+                                    "application/openmetrics-text;version=1.0.0;q=0.8,"
+                                    "application/openmetrics-text;version=0.0.1;q=0.75,"
+                                    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+                     PROM_FMT_PROTOBUF);
+    assert_int_equal(prom_negotiate("application/vnd.google.protobuf; "
+                                    "proto=io.prometheus.client.MetricFamily; encoding=delimited"),
+                     PROM_FMT_PROTOBUF);
+    /* Other encodings and messages are not offered; q values decide. */
+    assert_int_equal(prom_negotiate("application/vnd.google.protobuf;"
+                                    "proto=io.prometheus.client.MetricFamily;encoding=text"),
+                     PROM_FMT_TEXT);
+    assert_int_equal(prom_negotiate("application/vnd.google.protobuf;proto=other.Message;"
+                                    "encoding=delimited,text/plain;q=0.5"),
+                     PROM_FMT_TEXT);
+    assert_int_equal(prom_negotiate("application/vnd.google.protobuf;"
+                                    "proto=io.prometheus.client.MetricFamily;encoding=delimited;"
+                                    "q=0.5,application/openmetrics-text"),
+                     PROM_FMT_OPENMETRICS);
+    assert_int_equal(
+        prom_negotiate("application/vnd.google.protobuf;"
+                       "proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0"),
+        PROM_FMT_TEXT);
     assert_int_equal(prom_accepts_gzip(NULL), 0);
     assert_int_equal(prom_accepts_gzip("gzip"), 1);
     assert_int_equal(prom_accepts_gzip("deflate, gzip;q=0.5"), 1);
@@ -314,6 +339,19 @@ static void endpoint(void **state)
     assert_non_null(memmem(plain.data, plain.len, "# TYPE target info\n", 19));
     assert_int_equal(memcmp(plain.data + plain.len - 16, "otus_up 1\n# EOF\n", 16), 0);
     otus_buf_free(&plain);
+
+    /* Protobuf: the store's families, then the agent's own, read from their text. */
+    c.req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            "Accept: application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+            "encoding=delimited\r\n\r\n";
+    exchange(&c);
+    assert_non_null(memmem(c.resp.data, c.resp.len, PROM_CT_PROTOBUF, strlen(PROM_CT_PROTOBUF)));
+    body = (char *)memmem(c.resp.data, c.resp.len, "\r\n\r\n", 4) + 4;
+    while ((unsigned char)*body & 0x80) /* the first family's length */
+        body++;
+    assert_memory_equal(body + 1, "\x0a\x0btarget_info", 13); /* MetricFamily.name */
+    static const char own_family[] = "\x0a\x07otus_up\x18\x01\x22\x0b\x12\x09\x09";
+    assert_non_null(memmem(c.resp.data, c.resp.len, own_family, sizeof(own_family) - 1));
 
     c.req = "DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     exchange(&c);
