@@ -13,7 +13,9 @@
  * the text format over one keep-alive connection, with the scrape buffer kept between
  * scrapes and without. Per scrape: the loop thread's CPU time (user and system: the
  * render, the write into the socket, freeing) and its page faults, from request to the
- * last byte received. `bench_prom scrape` runs only this part (for callgrind).
+ * last byte received, in text and in protobuf. `bench_prom scrape [text|protobuf]` runs
+ * only this part (for callgrind). The renders run in protobuf too, and once more with
+ * the histograms exponential (native in protobuf, classic buckets in text).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,9 +62,13 @@ static double median(double *v, int n)
 
 static const double bounds[NBOUNDS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
+#define EXP_BUCKETS 24 /* populated range of the exponential histograms (scale 3) */
+
 /*
  * One request per service: its 500 counters and 500 histograms, at round `round`
- * (values grow with it). kind: 0 both, 1 counters only, 2 histograms only.
+ * (values grow with it). kind: 0 both, 1 counters only, 2 histograms only, 3 counters
+ * and exponential histograms (scale 3, 24 buckets with a few empty ones, as an
+ * OpenTelemetry SDK's base2 exponential histogram of request times has).
  */
 static void build(struct fx *f, int svc, int round, int kind)
 {
@@ -75,7 +81,9 @@ static void build(struct fx *f, int svc, int round, int kind)
     static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
     static const char *const codes[] = {"200", "201", "400", "404", "500"};
     FxMetric *cm = kind != 2 ? fx_metric(f, "http.server.requests", "{request}", "Requests") : NULL;
-    FxMetric *hm = kind != 1 ? fx_metric(f, "http.server.duration", "s", "Request time") : NULL;
+    FxMetric *hm =
+        kind == 0 || kind == 2 ? fx_metric(f, "http.server.duration", "s", "Request time") : NULL;
+    FxMetric *xm = kind == 3 ? fx_metric(f, "http.server.duration", "s", "Request time") : NULL;
     uint64_t now = 1700000000000000000ull + (uint64_t)round * 1000000000ull;
     for (int i = 0; i < PER_SERVICE / 2; i++) {
         char route[32];
@@ -92,6 +100,15 @@ static void build(struct fx *f, int svc, int round, int kind)
             fx_hist(f, hm, FX_CUMULATIVE, bounds, NBOUNDS, counts, 12.345678901 * round + i * 0.37,
                     1700000000000000000ull, now, "http.request.method", m, "http.route", route,
                     "http.response.status_code", c, NULL);
+        }
+        if (xm) {
+            uint64_t counts[EXP_BUCKETS];
+            for (int k = 0; k < EXP_BUCKETS; k++)
+                counts[k] = k % 5 == 4 ? 0 : (uint64_t)(round * 10 + k * 3 + i % 7);
+            fx_exp(f, xm, FX_CUMULATIVE, 3, -40 + i % 8, counts, EXP_BUCKETS, (uint64_t)(i % 2),
+                   12.345678901 * round + i * 0.37, 1700000000000000000ull, now,
+                   "http.request.method", m, "http.route", route, "http.response.status_code", c,
+                   NULL);
         }
     }
 }
@@ -323,11 +340,19 @@ static void bench_scrape(struct fx *reqs, int keep, const char *accept, const ch
     free(cfg);
 }
 
-static void bench_scrapes(struct fx *reqs)
+#define ACCEPT_PROTOBUF                                                                            \
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
+
+/* Scrapes of the 100,000 series; formats: "text", "protobuf" or NULL for both. */
+static void bench_scrapes(struct fx *reqs, const char *formats)
 {
     build_all(reqs, 1, 0);
-    for (int keep = 0; keep < 2; keep++)
-        bench_scrape(reqs, keep, "text/plain;version=0.0.4", "text");
+    for (int keep = 0; keep < 2; keep++) {
+        if (!formats || strcmp(formats, "text") == 0)
+            bench_scrape(reqs, keep, "text/plain;version=0.0.4", "text");
+        if (!formats || strcmp(formats, "protobuf") == 0)
+            bench_scrape(reqs, keep, ACCEPT_PROTOBUF, "protobuf");
+    }
     free_all(reqs);
 }
 
@@ -335,7 +360,7 @@ int main(int argc, char **argv)
 {
     static struct fx reqs[SERVICES];
     if (argc > 1 && strcmp(argv[1], "scrape") == 0) {
-        bench_scrapes(reqs);
+        bench_scrapes(reqs, argc > 2 ? argv[2] : NULL);
         return 0;
     }
     struct prom_store *st = new_store();
@@ -366,7 +391,19 @@ int main(int argc, char **argv)
 
     bench_render(st, PROM_FMT_TEXT, "text");
     bench_render(st, PROM_FMT_OPENMETRICS, "openmetrics");
+    bench_render(st, PROM_FMT_PROTOBUF, "protobuf");
     prom_store_destroy(st);
-    bench_scrapes(reqs);
+
+    /* The histograms exponential: classic buckets in text, native ones in protobuf. */
+    st = new_store();
+    build_all(reqs, 1, 3);
+    ingest_all(st, reqs, 1);
+    free_all(reqs);
+    printf("exponential histograms (scale 3, %d buckets):\n", EXP_BUCKETS);
+    bench_render(st, PROM_FMT_TEXT, "text");
+    bench_render(st, PROM_FMT_PROTOBUF, "protobuf");
+    prom_store_destroy(st);
+
+    bench_scrapes(reqs, NULL);
     return 0;
 }

@@ -140,17 +140,25 @@ static void f_varint(struct pbw *w, uint32_t field, uint64_t v)
         commit(w, d, put_varint(put_varint(d, TAG(field, WT_VARINT)), v));
 }
 
-static void f_double(struct pbw *w, uint32_t field, double v)
+/* A double's 8 bytes, little-endian as on the wire. */
+static inline char *put_fixed64(char *d, double v)
 {
-    char *d = room(w, 16);
-    if (!d)
-        return;
-    char *e = put_varint(d, TAG(field, WT_I64));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(d, &v, 8);
+#else
     uint64_t bits;
     memcpy(&bits, &v, 8);
     for (int i = 0; i < 8; i++)
-        e[i] = (char)(bits >> (8 * i)); /* little-endian on the wire */
-    commit(w, d, e + 8);
+        d[i] = (char)(bits >> (8 * i));
+#endif
+    return d + 8;
+}
+
+static void f_double(struct pbw *w, uint32_t field, double v)
+{
+    char *d = room(w, 16);
+    if (d)
+        commit(w, d, put_fixed64(put_varint(d, TAG(field, WT_I64)), v));
 }
 
 static void f_bytes(struct pbw *w, uint32_t field, const char *p, size_t n)
@@ -201,29 +209,59 @@ static void msg_end(struct pbw *w, struct msg m)
     w->out->len = m.at + n + body;
 }
 
-static void f_timestamp(struct pbw *w, uint32_t field, uint64_t ns)
+/* google.protobuf.Timestamp is proto3: zero fields are left out. */
+static inline size_t ts_size(uint64_t ns)
 {
-    /* google.protobuf.Timestamp is proto3: zero fields are left out. */
-    struct msg m = msg_begin(w, field, 1);
-    if (ns / 1000000000u)
-        f_varint(w, TS_SECONDS, ns / 1000000000u);
-    if (ns % 1000000000u)
-        f_varint(w, TS_NANOS, ns % 1000000000u);
-    msg_end(w, m);
+    uint64_t s = ns / 1000000000u, n = ns % 1000000000u;
+    return (s ? 1 + varint_len(s) : 0) + (n ? 1 + varint_len(n) : 0);
 }
 
+/* A Timestamp field: at most 1 + 1 + 22 bytes. */
+static inline char *put_ts(char *d, uint32_t field, uint64_t ns)
+{
+    uint64_t s = ns / 1000000000u, n = ns % 1000000000u;
+    d = put_varint(put_varint(d, TAG(field, WT_LEN)), ts_size(ns));
+    if (s)
+        d = put_varint(put_varint(d, TAG(TS_SECONDS, WT_VARINT)), s);
+    if (n)
+        d = put_varint(put_varint(d, TAG(TS_NANOS, WT_VARINT)), n);
+    return d;
+}
+
+static void f_timestamp(struct pbw *w, uint32_t field, uint64_t ns)
+{
+    char *d = room(w, 32);
+    if (d)
+        commit(w, d, put_ts(d, field, ns));
+}
+
+/* The start of a LabelPair field whose value is vlen bytes, up to the value. */
+static inline char *put_label_head(char *d, uint32_t field, const char *name, size_t nlen,
+                                   size_t vlen)
+{
+    size_t len = 2 + varint_len(nlen) + nlen + varint_len(vlen) + vlen;
+    d = put_varint(put_varint(d, TAG(field, WT_LEN)), len);
+    d = put_varint(put_varint(d, TAG(LP_NAME, WT_LEN)), nlen);
+    memcpy(d, name, nlen);
+    return put_varint(put_varint(d + nlen, TAG(LP_VALUE, WT_LEN)), vlen);
+}
+
+/* A LabelPair field, name and value as they are. */
 static void f_label(struct pbw *w, uint32_t field, const char *name, size_t nlen, const char *value,
                     size_t vlen)
 {
-    struct msg m = msg_begin(w, field, 1);
-    f_bytes(w, LP_NAME, name, nlen);
-    f_bytes(w, LP_VALUE, value, vlen);
-    msg_end(w, m);
+    char *d = room(w, 32 + nlen + vlen);
+    if (!d)
+        return;
+    char *e = put_label_head(d, field, name, nlen, vlen);
+    memcpy(e, value, vlen);
+    commit(w, d, e + vlen);
 }
 
 /*
  * Writes the labels of text (`a="x",b="y"`, values escaped with \\, \" and \n as the
- * text format does) as repeated LabelPair field `field`.
+ * text format does) as repeated LabelPair field `field`. Values without a backslash,
+ * nearly all, are copied as they are.
  */
 static void f_labels(struct pbw *w, uint32_t field, const char *text, size_t n)
 {
@@ -232,37 +270,37 @@ static void f_labels(struct pbw *w, uint32_t field, const char *text, size_t n)
         const char *eq = memchr(p, '=', (size_t)(end - p));
         if (!eq || end - eq < 3 || eq[1] != '"')
             return; /* not label text: the store never writes such */
-        const char *v = eq + 2, *q = v;
-        size_t escapes = 0;
-        while (q < end && *q != '"') {
-            if (*q == '\\' && q + 1 < end) {
-                q++;
-                escapes++;
+        const char *v = eq + 2;
+        const char *q = memchr(v, '"', (size_t)(end - v));
+        if (!q)
+            return;
+        const char *bs = memchr(v, '\\', (size_t)(q - v));
+        if (!bs) {
+            f_label(w, field, p, (size_t)(eq - p), v, (size_t)(q - v));
+        } else {
+            /* The closing quote is the first one not escaped. */
+            size_t escapes = 0;
+            for (q = bs; q < end && *q != '"'; q++) {
+                if (*q == '\\' && q + 1 < end) {
+                    q++;
+                    escapes++;
+                }
             }
-            q++;
-        }
-        size_t raw = (size_t)(q - v), len = raw - escapes;
-        struct msg m = msg_begin(w, field, 1);
-        f_bytes(w, LP_NAME, p, (size_t)(eq - p));
-        char *d = room(w, 20 + len);
-        if (d) {
-            char *e = put_varint(put_varint(d, TAG(LP_VALUE, WT_LEN)), len);
-            if (!escapes) {
-                memcpy(e, v, raw);
-                e += raw;
-            } else {
-                for (const char *s = v; s < q; s++) {
-                    if (*s == '\\' && s + 1 < q) {
-                        s++;
-                        *e++ = *s == 'n' ? '\n' : *s;
-                    } else {
-                        *e++ = *s;
-                    }
+            size_t nlen = (size_t)(eq - p), vlen = (size_t)(q - v) - escapes;
+            char *d = room(w, 32 + nlen + vlen);
+            if (!d)
+                return;
+            char *e = put_label_head(d, field, p, nlen, vlen);
+            for (const char *s = v; s < q; s++) {
+                if (*s == '\\' && s + 1 < q) {
+                    s++;
+                    *e++ = *s == 'n' ? '\n' : *s;
+                } else {
+                    *e++ = *s;
                 }
             }
             commit(w, d, e);
         }
-        msg_end(w, m);
         p = q + 1;
         if (p < end && *p == ',')
             p++;
@@ -410,6 +448,18 @@ static void f_side(struct pbw *w, const struct prom_native_side *s, uint32_t fie
 
 static void f_bucket(struct pbw *w, uint64_t cum, double upper, const struct prom_exemplar *ex)
 {
+    if (!ex) {
+        /* { cumulative_count, upper_bound }: known size, written at once. */
+        char *d = room(w, 32);
+        if (!d)
+            return;
+        char *e = put_varint(d, TAG(H_BUCKET, WT_LEN));
+        *e++ = (char)(1 + varint_len(cum) + 9);
+        e = put_varint(put_varint(e, TAG(B_COUNT, WT_VARINT)), cum);
+        e = put_fixed64(put_varint(e, TAG(B_UPPER, WT_I64)), upper);
+        commit(w, d, e);
+        return;
+    }
     struct msg m = msg_begin(w, H_BUCKET, 1);
     f_varint(w, B_COUNT, cum);
     f_double(w, B_UPPER, upper);
@@ -551,6 +601,19 @@ static void summary(struct pbw *w, const struct prom_series *se)
 
 static void counter(struct pbw *w, const struct prom_series *se)
 {
+    if (!se->u.ex || !se->u.ex->set) {
+        /* { value, created_timestamp }: known size, written at once. */
+        char *d = room(w, 48);
+        if (!d)
+            return;
+        char *e = put_varint(d, TAG(M_COUNTER, WT_LEN));
+        *e++ = (char)(9 + (se->start_ns ? 2 + ts_size(se->start_ns) : 0));
+        e = put_fixed64(put_varint(e, TAG(VALUE, WT_I64)), se->value);
+        if (se->start_ns)
+            e = put_ts(e, C_CREATED, se->start_ns);
+        commit(w, d, e);
+        return;
+    }
     struct msg m = msg_begin(w, M_COUNTER, 1);
     f_double(w, VALUE, se->value);
     if (se->u.ex && se->u.ex->set)
