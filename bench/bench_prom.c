@@ -8,14 +8,17 @@
  * and the store's memory per series. Prints medians of several runs, in CPU time of
  * the one thread (the machine is shared).
  *
- * Then whole scrapes: the exporter created through its ops with its HTTP server on a
- * loop, the same 100,000 series ingested, and a scraper on another thread asking for
- * the text format over one keep-alive connection, with the scrape buffer kept between
- * scrapes and without. Per scrape: the loop thread's CPU time (user and system: the
- * render, the write into the socket, freeing) and its page faults, from request to the
- * last byte received, in text and in protobuf. `bench_prom scrape [text|protobuf]` runs
- * only this part (for callgrind). The renders run in protobuf too, and once more with
- * the histograms exponential (native in protobuf, classic buckets in text).
+ * Then whole scrapes: two exporters created through their ops, each with its HTTP
+ * server on one loop and the same 100,000 series, one freeing its scrape buffer after
+ * every answer and one keeping it; a scraper on another thread scrapes them in turn
+ * over keep-alive connections. Per scrape: the loop thread's CPU time (user and system:
+ * the render, the write into the socket, freeing) and its page faults, from request to
+ * the last byte received, in text and in protobuf. `bench_prom scrape [text|protobuf]
+ * [fresh|kept]` runs only this part (with only one exporter's figures printed), and
+ * `bench_prom render text|openmetrics|protobuf [exponential]` one render (for
+ * callgrind). The renders run in
+ * protobuf too, and once more with the histograms exponential (native in protobuf, classic buckets
+ * in text).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -180,14 +183,17 @@ static void bench_render(struct prom_store *st, enum prom_format fmt, const char
 
 /* ---- whole scrapes through the endpoint ---------------------------------------------- */
 
-#define SCRAPES 9
+#define SCRAPES 15 /* per mode; the first of each is left out of the medians */
 
+/* A scraper on its own thread with one keep-alive connection per endpoint, scraping
+ * them in turn when the loop thread asks. */
 struct scraper {
-    int port;
+    int n; /* endpoints */
+    int ports[2];
     const char *accept;
     atomic_int want, got; /* scrapes asked for by the loop thread, and completed */
     uv_async_t wake;
-    size_t body_len;
+    size_t body_len[2];
 };
 
 /* Reads one response with a Content-Length body into buf (reused); returns its body
@@ -215,25 +221,35 @@ static size_t read_response(int fd, struct otus_buf *buf)
     return need - head;
 }
 
-static void scraper_thread(void *arg)
+static int connect_to(int port)
 {
-    struct scraper *sc = arg;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)sc->port)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(0x7f000001);
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
         perror("connect");
         exit(1);
     }
+    return fd;
+}
+
+static void scraper_thread(void *arg)
+{
+    struct scraper *sc = arg;
+    int fds[2];
+    for (int k = 0; k < sc->n; k++)
+        fds[k] = connect_to(sc->ports[k]);
     char req[512];
     int rl = snprintf(req, sizeof(req),
                       "GET /metrics HTTP/1.1\r\nHost: bench\r\nAccept: %s\r\n\r\n", sc->accept);
     struct otus_buf resp;
     otus_buf_init(&resp, 0);
-    for (int i = 0; i < SCRAPES; i++) {
+    for (int i = 0; i < sc->n * SCRAPES; i++) {
+        int k = i % sc->n;
         while (atomic_load(&sc->want) <= i)
             usleep(100);
-        if (write(fd, req, (size_t)rl) != rl || !(sc->body_len = read_response(fd, &resp))) {
+        if (write(fds[k], req, (size_t)rl) != rl ||
+            !(sc->body_len[k] = read_response(fds[k], &resp))) {
             fprintf(stderr, "scrape failed\n");
             exit(1);
         }
@@ -241,7 +257,8 @@ static void scraper_thread(void *arg)
         uv_async_send(&sc->wake);
     }
     otus_buf_free(&resp);
-    close(fd);
+    for (int k = 0; k < sc->n; k++)
+        close(fds[k]);
 }
 
 static void woken(uv_async_t *a)
@@ -249,19 +266,50 @@ static void woken(uv_async_t *a)
     (void)a;
 }
 
-struct bench_env {
+/* One exporter with its own HTTP server on the loop. */
+struct endpoint {
     uv_loop_t *loop;
     struct otus_http_server *srv;
+    const struct otus_exporter_ops *ops;
+    void *cfg;
+    void *self;
 };
 
 static int bench_listen(void *agent, const char *addr, struct otus_http_server **out,
                         const char **detail)
 {
-    struct bench_env *e = agent;
+    struct endpoint *e = agent;
     int rc = otus_http_server_create(e->loop, addr, &(struct otus_http_server_opts){.name = "b"},
                                      &e->srv, detail);
     *out = e->srv;
     return rc;
+}
+
+static void endpoint_start(struct endpoint *e, uv_loop_t *loop, int keep, struct fx *reqs)
+{
+    memset(e, 0, sizeof(*e));
+    e->loop = loop;
+    struct otus_exporter_env env = {
+        .loop = loop, .name = "prometheus", .listen = bench_listen, .agent = e};
+    e->ops = otus_exporter_find("prometheus");
+    e->cfg = calloc(1, e->ops->config_size);
+    struct otus_cfg_err err;
+    struct otus_cfg_doc doc;
+    char yaml[128];
+    snprintf(yaml, sizeof(yaml), "listen: 127.0.0.1:0\ngzip: false\nkeep_scrape_buffer: %s\n",
+             keep ? "true" : "false");
+    const char *detail = NULL;
+    if (otus_cfg_defaults(e->ops->config, e->cfg, &err) ||
+        otus_cfg_doc_load_string(&doc, "bench", yaml, &err) ||
+        otus_cfg_apply(&doc, otus_cfg_root(&doc), "exporters.prometheus", e->ops->config, e->cfg,
+                       &err) ||
+        e->ops->create(&env, e->cfg, &e->self, &detail)) {
+        fprintf(stderr, "cannot create the exporter: %s\n", err.msg);
+        exit(1);
+    }
+    otus_cfg_doc_free(&doc);
+    for (int s = 0; s < SERVICES; s++)
+        e->ops->ingest(e->self, reqs[s].b);
 }
 
 static void exporter_closed(void *arg)
@@ -269,46 +317,50 @@ static void exporter_closed(void *arg)
     *(int *)arg = 1;
 }
 
+static void endpoint_stop(struct endpoint *e)
+{
+    int done = 0;
+    e->ops->destroy(e->self, exporter_closed, &done);
+    while (!done)
+        uv_run(e->loop, UV_RUN_ONCE);
+    otus_http_server_close(e->srv, NULL, NULL);
+    otus_cfg_free(e->ops->config, e->cfg);
+    free(e->cfg);
+}
+
 static double tv_ms(struct timeval a, struct timeval b)
 {
     return (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_usec - a.tv_usec) / 1e3;
 }
 
-/* SCRAPES scrapes of the 100,000 series in reqs through the endpoint, the scrape buffer
- * kept or not; prints the medians. */
-static void bench_scrape(struct fx *reqs, int keep, const char *accept, const char *what)
+/*
+ * Scrapes of the 100,000 series in reqs from two exporters on one loop, one freeing its
+ * scrape buffer after every answer and one keeping it, taken in turn so that both meet
+ * the same neighbours on the machine; prints the medians of each. only: "fresh" or
+ * "kept" to scrape one of them alone (for callgrind), or NULL.
+ */
+static void bench_scrape(struct fx *reqs, const char *accept, const char *what, const char *only)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
-    struct bench_env be = {&loop, NULL};
-    struct otus_exporter_env env = {
-        .loop = &loop, .name = "prometheus", .listen = bench_listen, .agent = &be};
-    const struct otus_exporter_ops *ops = otus_exporter_find("prometheus");
-    void *cfg = calloc(1, ops->config_size);
-    struct otus_cfg_err err;
-    struct otus_cfg_doc doc;
-    char yaml[128];
-    snprintf(yaml, sizeof(yaml), "listen: 127.0.0.1:0\ngzip: false\nkeep_scrape_buffer: %s\n",
-             keep ? "true" : "false");
-    void *self = NULL;
-    const char *detail = NULL;
-    if (otus_cfg_defaults(ops->config, cfg, &err) ||
-        otus_cfg_doc_load_string(&doc, "bench", yaml, &err) ||
-        otus_cfg_apply(&doc, otus_cfg_root(&doc), "exporters.prometheus", ops->config, cfg, &err) ||
-        ops->create(&env, cfg, &self, &detail)) {
-        fprintf(stderr, "cannot create the exporter: %s\n", err.msg);
-        exit(1);
+    /* The endpoints: fresh and kept, or the one asked for. */
+    int keeps[2] = {0, 1}, n = 2;
+    if (only) {
+        keeps[0] = strcmp(only, "kept") == 0;
+        n = 1;
     }
-    otus_cfg_doc_free(&doc);
-    for (int s = 0; s < SERVICES; s++)
-        ops->ingest(self, reqs[s].b);
-
-    struct scraper sc = {.port = otus_http_server_port(be.srv), .accept = accept};
+    struct endpoint ep[2];
+    struct scraper sc = {.n = n, .accept = accept};
+    for (int k = 0; k < n; k++) {
+        endpoint_start(&ep[k], &loop, keeps[k], reqs);
+        sc.ports[k] = otus_http_server_port(ep[k].srv);
+    }
     uv_async_init(&loop, &sc.wake, woken);
     uv_thread_t t;
     uv_thread_create(&t, scraper_thread, &sc);
-    double cpu[SCRAPES], wall[SCRAPES], faults[SCRAPES];
-    for (int i = 0; i < SCRAPES; i++) {
+    double cpu[2][SCRAPES], wall[2][SCRAPES], faults[2][SCRAPES];
+    for (int i = 0; i < n * SCRAPES; i++) {
+        int k = i % n;
         struct rusage r0, r1;
         getrusage(RUSAGE_THREAD, &r0);
         uint64_t w0 = otus_clock_mono_ns();
@@ -317,42 +369,37 @@ static void bench_scrape(struct fx *reqs, int keep, const char *accept, const ch
             uv_run(&loop, UV_RUN_ONCE);
         uv_run(&loop, UV_RUN_NOWAIT); /* the write's completion: the buffer returned or freed */
         getrusage(RUSAGE_THREAD, &r1);
-        wall[i] = (double)(otus_clock_mono_ns() - w0) / 1e6;
-        cpu[i] = tv_ms(r0.ru_utime, r1.ru_utime) + tv_ms(r0.ru_stime, r1.ru_stime);
-        faults[i] = (double)(r1.ru_minflt - r0.ru_minflt);
+        wall[k][i / n] = (double)(otus_clock_mono_ns() - w0) / 1e6;
+        cpu[k][i / n] = tv_ms(r0.ru_utime, r1.ru_utime) + tv_ms(r0.ru_stime, r1.ru_stime);
+        faults[k][i / n] = (double)(r1.ru_minflt - r0.ru_minflt);
     }
     uv_thread_join(&t);
-    /* The first scrape maps the kept buffer: the steady state is the rest. */
-    printf("scrape %-11s %s: %7.1f ms loop CPU, %7.1f ms wall, %6.0f page faults per scrape "
-           "(%.1f MB)\n",
-           what, keep ? "kept buffer " : "fresh buffer", median(cpu + 1, SCRAPES - 1),
-           median(wall + 1, SCRAPES - 1), median(faults + 1, SCRAPES - 1),
-           (double)sc.body_len / 1e6);
+    for (int k = 0; k < n; k++) {
+        /* The first scrape maps the kept buffer: the steady state is the rest. */
+        printf("scrape %-9s %s: %6.1f ms loop CPU, %6.1f ms wall, %5.0f page faults per scrape "
+               "(%.1f MB)\n",
+               what, keeps[k] ? "kept buffer " : "fresh buffer", median(cpu[k] + 1, SCRAPES - 1),
+               median(wall[k] + 1, SCRAPES - 1), median(faults[k] + 1, SCRAPES - 1),
+               (double)sc.body_len[k] / 1e6);
+    }
     uv_close((uv_handle_t *)&sc.wake, NULL);
-    int done = 0;
-    ops->destroy(self, exporter_closed, &done);
-    while (!done)
-        uv_run(&loop, UV_RUN_ONCE);
-    otus_http_server_close(be.srv, NULL, NULL);
+    for (int k = 0; k < n; k++)
+        endpoint_stop(&ep[k]);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    otus_cfg_free(ops->config, cfg);
-    free(cfg);
 }
 
 #define ACCEPT_PROTOBUF                                                                            \
     "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
 
 /* Scrapes of the 100,000 series; formats: "text", "protobuf" or NULL for both. */
-static void bench_scrapes(struct fx *reqs, const char *formats)
+static void bench_scrapes(struct fx *reqs, const char *formats, const char *only)
 {
     build_all(reqs, 1, 0);
-    for (int keep = 0; keep < 2; keep++) {
-        if (!formats || strcmp(formats, "text") == 0)
-            bench_scrape(reqs, keep, "text/plain;version=0.0.4", "text");
-        if (!formats || strcmp(formats, "protobuf") == 0)
-            bench_scrape(reqs, keep, ACCEPT_PROTOBUF, "protobuf");
-    }
+    if (!formats || strcmp(formats, "text") == 0)
+        bench_scrape(reqs, "text/plain;version=0.0.4", "text", only);
+    if (!formats || strcmp(formats, "protobuf") == 0)
+        bench_scrape(reqs, ACCEPT_PROTOBUF, "protobuf", only);
     free_all(reqs);
 }
 
@@ -360,8 +407,25 @@ int main(int argc, char **argv)
 {
     static struct fx reqs[SERVICES];
     if (argc > 1 && strcmp(argv[1], "scrape") == 0) {
-        bench_scrapes(reqs, argc > 2 ? argv[2] : NULL);
+        bench_scrapes(reqs, argc > 2 ? argv[2] : NULL, argc > 3 ? argv[3] : NULL);
         return 0;
+    }
+    if (argc > 2 && strcmp(argv[1], "render") == 0) {
+        /* One render (for callgrind): render text|openmetrics|protobuf [exponential]. */
+        enum prom_format fmt = strcmp(argv[2], "protobuf") == 0      ? PROM_FMT_PROTOBUF
+                               : strcmp(argv[2], "openmetrics") == 0 ? PROM_FMT_OPENMETRICS
+                                                                     : PROM_FMT_TEXT;
+        struct prom_store *st = new_store();
+        build_all(reqs, 1, argc > 3 ? 3 : 0);
+        ingest_all(st, reqs, 1);
+        free_all(reqs);
+        struct otus_buf out;
+        otus_buf_init(&out, 0);
+        int rc = prom_expo_render(st, fmt, &out);
+        printf("render %s: %d, %zu bytes\n", argv[2], rc, out.len);
+        otus_buf_free(&out);
+        prom_store_destroy(st);
+        return rc ? 1 : 0;
     }
     struct prom_store *st = new_store();
 
@@ -404,6 +468,6 @@ int main(int argc, char **argv)
     bench_render(st, PROM_FMT_PROTOBUF, "protobuf");
     prom_store_destroy(st);
 
-    bench_scrapes(reqs, NULL);
+    bench_scrapes(reqs, NULL, NULL);
     return 0;
 }
