@@ -198,6 +198,7 @@ static void msg_end(struct pbw *w, struct msg m)
 {
     if (w->rc)
         return;
+    assert(m.guess >= 1 && w->out->len >= m.at + m.guess);
     size_t body = w->out->len - m.at - m.guess;
     size_t n = varint_len(body);
     if (n > m.guess && (w->rc = otus_buf_reserve(w->out, n - m.guess)) != 0)
@@ -355,6 +356,7 @@ static void native_side(const uint64_t *src, int32_t off, uint32_t n, int k, int
         return;
     int64_t lo = idx_down(off, k), hi = idx_down((int64_t)off + n - 1, k);
     uint32_t len = (uint32_t)(hi - lo + 1);
+    assert(len >= 1 && len <= n); /* merging never adds buckets */
     for (uint32_t i = 0; i < n; i++)
         counts[idx_down((int64_t)off + i, k) - lo] += src[i];
     /* OTLP bucket j is (base^j, base^(j+1)]: Prometheus bucket j + 1. */
@@ -376,16 +378,17 @@ int prom_native_from_exp(const struct prom_exph *e, struct prom_native *n, struc
     int k = e->scale - schema;
     /* Merged, each sign spans at most as many buckets as it had. */
     size_t slots = (size_t)e->pos_n + e->neg_n;
+    n->schema = schema;
+    n->zero_threshold = e->zero_threshold;
+    n->zero_count = n->count = e->zero_count;
+    if (!slots)
+        return 0;
     otus_buf_reset(scratch);
     int rc = otus_buf_reserve(scratch, slots * sizeof(uint64_t));
     if (rc)
         return rc;
     uint64_t *c = (uint64_t *)(void *)scratch->data;
-    if (slots)
-        memset(c, 0, slots * sizeof(uint64_t));
-    n->schema = schema;
-    n->zero_threshold = e->zero_threshold;
-    n->zero_count = e->zero_count;
+    memset(c, 0, slots * sizeof(uint64_t));
     native_side(e->pos, e->pos_off, e->pos_n, k, schema, e->zero_threshold, c, &n->pos,
                 &n->zero_count);
     native_side(e->neg, e->neg_off, e->neg_n, k, schema, e->zero_threshold, c + e->pos_n, &n->neg,
@@ -454,6 +457,7 @@ static void f_bucket(struct pbw *w, uint64_t cum, double upper, const struct pro
         if (!d)
             return;
         char *e = put_varint(d, TAG(H_BUCKET, WT_LEN));
+        static_assert(1 + 10 + 9 < 128, "a bucket's length takes one byte");
         *e++ = (char)(1 + varint_len(cum) + 9);
         e = put_varint(put_varint(e, TAG(B_COUNT, WT_VARINT)), cum);
         e = put_fixed64(put_varint(e, TAG(B_UPPER, WT_I64)), upper);
@@ -607,6 +611,7 @@ static void counter(struct pbw *w, const struct prom_series *se)
         if (!d)
             return;
         char *e = put_varint(d, TAG(M_COUNTER, WT_LEN));
+        static_assert(9 + 2 + 22 < 128, "a counter's length takes one byte");
         *e++ = (char)(9 + (se->start_ns ? 2 + ts_size(se->start_ns) : 0));
         e = put_fixed64(put_varint(e, TAG(VALUE, WT_I64)), se->value);
         if (se->start_ns)
