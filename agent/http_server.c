@@ -12,8 +12,9 @@
  * Reads land in one buffer shared by all connections (the loop is single-threaded and
  * libuv calls read_cb right after alloc_cb), so an idle connection costs only its
  * struct. Connections the server closes after an answer (errors, Connection: close)
- * close gracefully: shutdown of the write side, then reading and discarding until the
- * peer closes or a short deadline passes, so the peer sees the answer and not a reset.
+ * close gracefully: shutdown of the write side once the answer is written, then
+ * reading and discarding until the peer closes or a short deadline passes, so the peer
+ * sees the answer and not a reset.
  */
 #include "agent/http_server.h"
 
@@ -106,11 +107,19 @@ struct conn {
     struct otus_http_request req;
 };
 
+/* A response body: memory the server owns (done NULL: freed once written), or memory a
+ * handler lent with otus_http_respond_buf_lend() and gets back through done. */
+struct body {
+    struct otus_buf buf;
+    otus_http_body_cb done;
+    void *arg;
+};
+
 struct write_req {
     uv_write_t w;
     struct conn *c;
     struct otus_buf head;
-    struct otus_buf body;
+    struct body body;
 };
 
 static void conn_process(struct conn *c);
@@ -239,12 +248,26 @@ static struct route *route_find(struct otus_http_server *s, const char *path)
 
 /* ---- writing ------------------------------------------------------------------------ */
 
+/* The server no longer needs a body's memory: frees it, or gives it back to its lender.
+ * The body is empty afterwards. */
+static void body_return(struct body *b)
+{
+    otus_http_body_cb done = b->done;
+    struct otus_buf buf = b->buf;
+    b->done = NULL;
+    otus_buf_init(&b->buf, 0);
+    if (done)
+        done(&buf, b->arg);
+    else
+        otus_buf_free(&buf);
+}
+
 static void write_done(uv_write_t *w, int status)
 {
     struct write_req *wr = (struct write_req *)w;
     struct conn *c = wr->c;
     otus_buf_free(&wr->head);
-    otus_buf_free(&wr->body);
+    body_return(&wr->body);
     free(wr);
     if (status < 0) {
         conn_close(c);
@@ -255,16 +278,17 @@ static void write_done(uv_write_t *w, int status)
         conn_process(c);
 }
 
-/* Queues head (and body) for writing; takes ownership of both buffers. */
-static int conn_write(struct conn *c, struct otus_buf *head, struct otus_buf *body)
+/* Queues head (and body) for writing; takes ownership of head and of the body (which
+ * goes back to its lender, if it has one, once written or failed). */
+static int conn_write(struct conn *c, struct otus_buf *head, struct body *body)
 {
-    if (body->len == 0 || body->len <= SMALL_RESPONSE) {
-        if (body->len && otus_buf_append(head, body->data, body->len) != 0) {
+    if (body->buf.len == 0 || body->buf.len <= SMALL_RESPONSE) {
+        if (body->buf.len && otus_buf_append(head, body->buf.data, body->buf.len) != 0) {
             otus_buf_free(head);
-            otus_buf_free(body);
+            body_return(body);
             return OTUS_ERR_NOMEM;
         }
-        otus_buf_free(body);
+        body_return(body);
         size_t done = 0;
         if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
             uv_buf_t b = uv_buf_init(head->data, (unsigned)head->len);
@@ -284,35 +308,36 @@ static int conn_write(struct conn *c, struct otus_buf *head, struct otus_buf *bo
     struct write_req *wr = malloc(sizeof(*wr));
     if (!wr) {
         otus_buf_free(head);
-        otus_buf_free(body);
+        body_return(body);
         return OTUS_ERR_NOMEM;
     }
     wr->c = c;
     wr->head = *head;
     wr->body = *body;
     otus_buf_init(head, 0);
-    otus_buf_init(body, 0);
+    body->done = NULL;
+    otus_buf_init(&body->buf, 0);
     uv_buf_t bufs[2] = {uv_buf_init(wr->head.data, (unsigned)wr->head.len),
-                        uv_buf_init(wr->body.data, (unsigned)wr->body.len)};
-    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, wr->body.len ? 2 : 1, write_done);
+                        uv_buf_init(wr->body.buf.data, (unsigned)wr->body.buf.len)};
+    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, wr->body.buf.len ? 2 : 1, write_done);
     if (rc < 0) {
         otus_buf_free(&wr->head);
-        otus_buf_free(&wr->body);
+        body_return(&wr->body);
         free(wr);
         return OTUS_ERR_IO;
     }
     return 0;
 }
 
-static void send_response(struct conn *c, int status, const char *content_type,
-                          struct otus_buf *body, const char *extra_headers, int close_after)
+static void send_response(struct conn *c, int status, const char *content_type, struct body *body,
+                          const char *extra_headers, int close_after)
 {
     struct otus_buf head;
     otus_buf_init(&head, 0);
     /* Built with appends: this runs once per request on the hot path. */
     char num[24];
     char *p = num + sizeof(num);
-    size_t v = body->len;
+    size_t v = body->buf.len;
     do {
         *--p = (char)('0' + v % 10);
         v /= 10;
@@ -355,12 +380,12 @@ static void send_response(struct conn *c, int status, const char *content_type,
         rc = otus_buf_append(&head, "\r\n", 2);
     if (rc) {
         otus_buf_free(&head);
-        otus_buf_free(body);
+        body_return(body);
         conn_close(c);
         return;
     }
     if (c->head_only)
-        otus_buf_free(body);
+        body_return(body);
     if (conn_write(c, &head, body) != 0) {
         conn_close(c);
         return;
@@ -372,10 +397,10 @@ static void send_response(struct conn *c, int status, const char *content_type,
 /* Refuses the request being parsed and closes the connection after the answer. */
 static void conn_fail(struct conn *c, int status, const char *msg)
 {
-    struct otus_buf body;
-    otus_buf_init(&body, 0);
-    if (otus_buf_printf(&body, "%s\n", msg) != 0) {
-        otus_buf_free(&body);
+    struct body body = {.done = NULL};
+    otus_buf_init(&body.buf, 0);
+    if (otus_buf_printf(&body.buf, "%s\n", msg) != 0) {
+        otus_buf_free(&body.buf);
         conn_close(c);
         return;
     }
@@ -460,9 +485,13 @@ static void conn_close(struct conn *c)
 static void shutdown_done(uv_shutdown_t *req, int status)
 {
     struct conn *c = req->data;
-    (void)status;
-    if (status < 0)
+    if (status < 0) {
         conn_close(c);
+        return;
+    }
+    /* Everything is written: the peer gets a short while to close first. */
+    if (!c->closing)
+        arm(c, LINGER_MS);
 }
 
 static void linger_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -493,7 +522,9 @@ static void conn_linger(struct conn *c)
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_read_start((uv_stream_t *)&c->tcp, linger_alloc, linger_read);
     c->reading = 1;
-    arm(c, LINGER_MS);
+    /* The answer may still be on its way to a slow reader (a large body): the idle
+     * timeout bounds that; the short linger starts once it is written. */
+    arm(c, c->srv->opts.idle_timeout_ms);
 }
 
 /* ---- parser callbacks ---------------------------------------------------------------- */
@@ -632,9 +663,10 @@ static int on_headers_complete(http_parser *p)
             return -1;
         }
         if (p->http_minor >= 1 && ((p->flags & F_CHUNKED) || p->content_length > 0)) {
-            struct otus_buf head, body;
+            struct otus_buf head;
+            struct body body = {.done = NULL};
             otus_buf_init(&head, 0);
-            otus_buf_init(&body, 0);
+            otus_buf_init(&body.buf, 0);
             if (otus_buf_append_str(&head, "HTTP/1.1 100 Continue\r\n\r\n") != 0 ||
                 conn_write(c, &head, &body) != 0) {
                 c->error_status = 500;
@@ -817,7 +849,7 @@ static void conn_process(struct conn *c)
 }
 
 static void respond(struct otus_http_request *r, int status, const char *content_type,
-                    struct otus_buf *body, const char *extra_headers)
+                    struct body *body, const char *extra_headers)
 {
     struct conn *c = CONN_OF_REQ(r);
     assert(c->pending);
@@ -826,7 +858,7 @@ static void respond(struct otus_http_request *r, int status, const char *content
         c->srv->opts.observer(c->path_copy ? c->path_copy : "other", status,
                               c->srv->opts.observer_ctx);
     if (c->closing) {
-        otus_buf_free(body);
+        body_return(body);
         conn_free_if_done(c);
         return;
     }
@@ -840,11 +872,11 @@ static void respond(struct otus_http_request *r, int status, const char *content
 void otus_http_respond(struct otus_http_request *r, int status, const char *content_type,
                        const void *body, size_t len, const char *extra_headers)
 {
-    struct otus_buf b;
-    otus_buf_init(&b, 0);
-    if (len && otus_buf_append(&b, body, len) != 0) {
+    struct body b = {.done = NULL};
+    otus_buf_init(&b.buf, 0);
+    if (len && otus_buf_append(&b.buf, body, len) != 0) {
         /* Out of memory for the copy: answer without the body rather than not at all. */
-        otus_buf_free(&b);
+        otus_buf_free(&b.buf);
         status = 500;
         content_type = NULL;
     }
@@ -854,7 +886,17 @@ void otus_http_respond(struct otus_http_request *r, int status, const char *cont
 void otus_http_respond_buf(struct otus_http_request *r, int status, const char *content_type,
                            struct otus_buf *body, const char *extra_headers)
 {
-    struct otus_buf b = *body;
+    struct body b = {.buf = *body, .done = NULL};
+    otus_buf_init(body, 0);
+    respond(r, status, content_type, &b, extra_headers);
+}
+
+void otus_http_respond_buf_lend(struct otus_http_request *r, int status, const char *content_type,
+                                struct otus_buf *body, const char *extra_headers,
+                                otus_http_body_cb done, void *arg)
+{
+    assert(done);
+    struct body b = {.buf = *body, .done = done, .arg = arg};
     otus_buf_init(body, 0);
     respond(r, status, content_type, &b, extra_headers);
 }

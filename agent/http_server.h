@@ -130,6 +130,28 @@ void otus_http_respond(struct otus_http_request *r, int status, const char *cont
 void otus_http_respond_buf(struct otus_http_request *r, int status, const char *content_type,
                            struct otus_buf *body, const char *extra_headers);
 
+/*
+ * Gives back the memory of a body lent with otus_http_respond_buf_lend(): *body is the
+ * buffer as it was lent (data, len, cap, max), owned by the callee again (body itself
+ * is valid during the call only: copy the struct). Runs exactly
+ * once, on the loop thread, as soon as the server no longer needs the memory: after
+ * the body was written, when the write failed or the connection went away before it
+ * completed (the server closing included), or at once when the body was not written
+ * from this memory (HEAD, a connection already closed, a small body copied next to
+ * the headers); so it MAY run before otus_http_respond_buf_lend() returns.
+ */
+typedef void (*otus_http_body_cb)(struct otus_buf *body, void *arg);
+
+/*
+ * As otus_http_respond_buf, but lends body's memory instead of giving it away: done
+ * (MUST be set) returns it, so that a caller answering large bodies again and again
+ * (a scrape endpoint) can keep one buffer and write into pages that are already
+ * mapped. body is emptied; arg is passed to done as it is.
+ */
+void otus_http_respond_buf_lend(struct otus_http_request *r, int status, const char *content_type,
+                                struct otus_buf *body, const char *extra_headers,
+                                otus_http_body_cb done, void *arg);
+
 /* The reason phrase for a status code ("Not Found"). */
 const char *otus_http_reason(int status);
 

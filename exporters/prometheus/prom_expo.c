@@ -15,6 +15,7 @@
 #include <otus.h>
 
 #include "common/hex.h"
+#include "exporters/prometheus/prom_pb.h"
 
 /* Room for a value, an exemplar with its IDs and timestamp, and punctuation; the
  * exemplar's other labels are reserved separately. */
@@ -328,6 +329,10 @@ static void render_target_info(struct w *w, struct prom_store *s)
 
 int prom_expo_render(struct prom_store *s, enum prom_format fmt, struct otus_buf *out)
 {
+    if (fmt == PROM_FMT_PROTOBUF) {
+        static const struct prom_pb_opts native = {.native = 1};
+        return prom_pb_render(s, &native, out);
+    }
     struct w w = {out, fmt, 0};
     render_target_info(&w, s);
     struct prom_family **fams;

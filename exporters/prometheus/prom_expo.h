@@ -12,6 +12,7 @@
 enum prom_format {
     PROM_FMT_TEXT,        /* text/plain; version=0.0.4 */
     PROM_FMT_OPENMETRICS, /* application/openmetrics-text; version=1.0.0 */
+    PROM_FMT_PROTOBUF,    /* delimited io.prometheus.client.MetricFamily (prom_pb.h) */
 };
 
 #define PROM_CT_TEXT        "text/plain; version=0.0.4; charset=utf-8"
@@ -21,7 +22,8 @@ enum prom_format {
  * Appends target_info and every family of the store to out, families in name order,
  * series in creation order, without timestamps. OpenMetrics adds UNIT lines,
  * _created samples and exemplars; the caller appends "# EOF\n" after any other
- * families. 0, or OTUS_ERR_TOO_BIG / OTUS_ERR_NOMEM from out.
+ * families. PROM_FMT_PROTOBUF renders with prom_pb_render() and exponential
+ * histograms as native ones. 0, or OTUS_ERR_TOO_BIG / OTUS_ERR_NOMEM from out.
  */
 int prom_expo_render(struct prom_store *s, enum prom_format fmt, struct otus_buf *out);
 

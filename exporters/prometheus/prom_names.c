@@ -298,6 +298,30 @@ int prom_escape_value(struct otus_buf *out, const char *s, size_t n)
     return escape(out, s, n, 1);
 }
 
+int prom_utf8_clean(struct otus_buf *out, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && p[j] < 0x80)
+            j++;
+        while (j < n) {
+            size_t l = p[j] < 0x80 ? 1 : utf8_seq(p + j, n - j);
+            if (!l)
+                break;
+            j += l;
+        }
+        int rc = otus_buf_append(out, s + i, j - i);
+        if (!rc && j < n)
+            rc = otus_buf_append(out, "\xEF\xBF\xBD", 3);
+        if (rc)
+            return rc;
+        i = j + 1;
+    }
+    return 0;
+}
+
 int prom_escape_help(struct otus_buf *out, const char *s, size_t n, int openmetrics)
 {
     return escape(out, s, n, openmetrics);

@@ -66,6 +66,11 @@ size_t prom_label_name_clean_len(const char *key);
  */
 int prom_escape_value(struct otus_buf *out, const char *s, size_t n);
 
+/* Appends s[0..n) as it is but with invalid UTF-8 replaced by U+FFFD, for the
+ * protobuf exposition's strings (Prometheus refuses a scrape with invalid UTF-8 in
+ * them). 0 or a negative otus_status. */
+int prom_utf8_clean(struct otus_buf *out, const char *s, size_t n);
+
 /* Appends HELP text: backslash and line feed escaped, and the double quote too when
  * openmetrics; invalid UTF-8 replaced. 0 or a negative otus_status. */
 int prom_escape_help(struct otus_buf *out, const char *s, size_t n, int openmetrics);

@@ -1631,6 +1631,16 @@ size_t prom_store_expire(struct prom_store *s, uint64_t now_ms)
 
 /* ---- le texts of exponential buckets ----------------------------------------------------- */
 
+double prom_exp_bound(int32_t scale, int64_t k)
+{
+    if (scale >= 0)
+        return exp2((double)k / (double)(1 << scale));
+    /* An exact power of two; beyond the double range it is 0 or +Inf anyway. */
+    int64_t e = k * ((int64_t)1 << -scale);
+    e = e > 4096 ? 4096 : e < -4096 ? -4096 : e;
+    return ldexp(1.0, (int)e);
+}
+
 const char *prom_store_exp_le(struct prom_store *s, int32_t scale, int32_t index, int neg,
                               size_t *len)
 {
@@ -1652,8 +1662,7 @@ const char *prom_store_exp_le(struct prom_store *s, int32_t scale, int32_t index
         if (probe == 7)
             slot = (slot + (size_t)(key % 8)) & (EXP_LE_CACHE - 1); /* evict */
     }
-    double bound =
-        scale >= 0 ? exp2((double)k / (double)(1 << scale)) : ldexp(1.0, (int)(k * (1 << -scale)));
+    double bound = prom_exp_bound(scale, k);
     if (neg)
         bound = -bound;
     char num[PROM_NUM_MAX];

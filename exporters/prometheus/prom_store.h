@@ -183,6 +183,10 @@ struct prom_resource *prom_store_resources(const struct prom_store *s);
 /* Finds a series by family name and exact label text (tests, tools). NULL if none. */
 struct prom_series *prom_store_find(struct prom_store *s, const char *family, const char *labels);
 
+/* base^k for an exponential histogram at scale (base = 2^(2^-scale)): the upper bound
+ * of positive OTLP bucket k - 1, the magnitude of a bucket boundary. */
+double prom_exp_bound(int32_t scale, int64_t k);
+
 /* The "le" label text for the upper bound of exponential bucket index at scale (or the
  * lower magnitude bound of a negative bucket when neg), as `le="..."}`; cached per
  * store. Sets *len. NULL on out of memory. */

@@ -2,13 +2,26 @@
  * prometheus.c: the Prometheus exporter: configuration, lifecycle and the GET /metrics
  * endpoint. It is a pull exporter: the core hands it every metrics batch through
  * ingest(), which merges the points into the store (prom_store.c); a scrape renders
- * the store (prom_expo.c) followed by the agent's own otus_* metrics.
+ * the store followed by the agent's own otus_* metrics, as text 0.0.4 or OpenMetrics
+ * (prom_expo.c) or as protobuf (prom_pb.c), whichever the scraper's Accept prefers.
+ * The agent's own metrics come as text from the core; for protobuf they are read back
+ * from that text (prom_pb_from_text).
  *
  * A scrape renders on the loop thread in one go, so it is a consistent snapshot and no
  * ingest runs while it does; gzip, the expensive part of a large answer, runs on the
  * libuv thread pool on a body nothing else touches. A timer removes the series whose
  * TTL has passed.
+ *
+ * The scrape body is rendered into one buffer kept from scrape to scrape (a scrape of
+ * 100,000 series is some 160 MB, and writing into freshly mapped memory costs a page
+ * fault per page): the HTTP server borrows it for the write and gives it back when the
+ * write is over (otus_http_respond_buf_lend). The buffer lives in a small reference-
+ * counted struct, so a write still in flight when the exporter goes away frees it
+ * last. A scrape that finds the buffer lent (two scrapers at once) renders into a
+ * fresh one, and a buffer much larger than what several scrapes in a row needed is
+ * freed, so that the memory follows the store down.
  */
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -22,6 +35,7 @@
 #include "common/gzip.h"
 #include "exporters/exporter.h"
 #include "exporters/prometheus/prom_expo.h"
+#include "exporters/prometheus/prom_pb.h"
 #include "exporters/prometheus/prom_store.h"
 #include "exporters/prometheus/prometheus.h"
 
@@ -39,6 +53,9 @@ struct prom_cfg {
     bool resource_to_telemetry;
     bool add_scope_labels;
     bool gzip;
+    bool keep_scrape_buffer;
+    bool native_histograms;
+    bool classic_buckets_for_native;
 };
 
 static const struct otus_cfg_entry prom_cfg_table[] = {
@@ -77,6 +94,20 @@ static const struct otus_cfg_entry prom_cfg_table[] = {
      "Label series with otel_scope_name and otel_scope_version.", 0, 0, NULL, NULL, NULL},
     {"gzip", OTUS_CFG_BOOL, "true", offsetof(struct prom_cfg, gzip),
      "Compress the answer when the scraper sends Accept-Encoding: gzip.", 0, 0, NULL, NULL, NULL},
+    {"native_histograms", OTUS_CFG_BOOL, "true", offsetof(struct prom_cfg, native_histograms),
+     "When the scraper asks for the protobuf format (Prometheus with "
+     "--enable-feature=native-histograms does), expose exponential histograms as native "
+     "histograms; false: with classic buckets, as in the text formats.",
+     0, 0, NULL, NULL, NULL},
+    {"classic_buckets_for_native", OTUS_CFG_BOOL, "false",
+     offsetof(struct prom_cfg, classic_buckets_for_native),
+     "Give native histograms their classic buckets (le) as well, for queries and dashboards "
+     "written for classic histograms.",
+     0, 0, NULL, NULL, NULL},
+    {"keep_scrape_buffer", OTUS_CFG_BOOL, "true", offsetof(struct prom_cfg, keep_scrape_buffer),
+     "Keep the memory of the last scrape body for the next scrape (faster scrapes; the "
+     "memory stays held between scrapes) instead of freeing it after every answer.",
+     0, 0, NULL, NULL, NULL},
     OTUS_CFG_END,
 };
 
@@ -100,6 +131,26 @@ static int prom_check(const void *cfgp, struct otus_cfg_err *err)
 /* Scrapes whose gzip may run on the thread pool at once; others are sent plain. */
 #define MAX_GZIP_JOBS 2
 
+/* The agent's own metrics as text, before their protobuf form: at most this much. */
+#define MAX_SELF_TEXT (16u << 20)
+
+/* The kept scrape buffer is freed after this many scrapes in a row that used less than
+ * a quarter of it. */
+#define SHRINK_AFTER 4
+
+/*
+ * The scrape buffer kept between scrapes. Reference-counted: one reference for the
+ * exporter while it lives, one while the buffer is lent out (to the HTTP server or a
+ * gzip job), so that whichever ends last frees it.
+ */
+struct scrape_pool {
+    struct otus_buf buf; /* empty (data NULL) when freed, never used, or lent */
+    size_t bytes;        /* its size when it last came back (it is lent during a scrape) */
+    unsigned refs;
+    bool lent;      /* buf is out with a scrape */
+    unsigned small; /* scrapes in a row that used less than a quarter of buf */
+};
+
 struct prom_exporter {
     const struct prom_cfg *cfg;
     uv_loop_t *loop;
@@ -110,14 +161,16 @@ struct prom_exporter {
     struct prom_store *store;
     struct otus_http_server *server;
     uv_timer_t expire_timer;
-    size_t last_size; /* of the last render, to reserve the next one at once */
+    size_t last_size;          /* of the last render, to reserve the next one at once */
+    struct scrape_pool *pool;  /* NULL when keep_scrape_buffer is off */
+    struct otus_buf self_text; /* the agent's own metrics as text, for protobuf scrapes */
     unsigned gzip_jobs;
     int closing;
     void (*closed)(void *arg);
     void *closed_arg;
     /* self-metrics series, owned by the registry */
     struct otus_metric_series *m_series, *m_bytes, *m_refused, *m_expired, *m_points, *m_scrapes,
-        *m_render;
+        *m_render, *m_buffer;
     struct otus_metric_series *m_dropped[PROM_DROP_COUNT];
 };
 
@@ -127,6 +180,7 @@ struct scrape_job {
     struct otus_http_request *req;
     const char *content_type;
     struct otus_buf body;
+    bool pooled; /* body is the pool's buffer */
     struct otus_buf gz;
     int rc;
 };
@@ -146,6 +200,7 @@ static void collect(void *ctx)
     px->m_refused->value = (double)st->series_refused;
     px->m_expired->value = (double)st->series_expired;
     px->m_points->value = (double)st->points;
+    px->m_buffer->value = px->pool ? (double)px->pool->bytes : 0;
     for (int i = 0; i < PROM_DROP_COUNT; i++)
         px->m_dropped[i]->value = (double)st->dropped[i];
 }
@@ -183,6 +238,8 @@ static int metrics_register(struct prom_exporter *px)
     px->m_render =
         one(m, "otus_prometheus_scrape_render_seconds",
             "Time the last scrape took to render, on the agent's loop.", OTUS_METRIC_GAUGE, n);
+    px->m_buffer = one(m, "otus_prometheus_scrape_buffer_bytes",
+                       "Memory of the scrape buffer kept between scrapes.", OTUS_METRIC_GAUGE, n);
     static const char *const dl[] = {"exporter", "reason"};
     struct otus_metric_family *df = otus_self_metrics_family(
         m, "otus_prometheus_points_dropped_total",
@@ -197,7 +254,7 @@ static int metrics_register(struct prom_exporter *px)
             return OTUS_ERR_NOMEM;
     }
     if (!px->m_series || !px->m_bytes || !px->m_refused || !px->m_expired || !px->m_points ||
-        !px->m_scrapes || !px->m_render)
+        !px->m_scrapes || !px->m_render || !px->m_buffer)
         return OTUS_ERR_NOMEM;
     return otus_self_metrics_on_collect(m, collect, px);
 }
@@ -209,7 +266,7 @@ static void metrics_unregister(struct prom_exporter *px)
     otus_self_metrics_off_collect(px->metrics, collect, px);
     struct otus_metric_series **all[] = {&px->m_series,  &px->m_bytes,  &px->m_refused,
                                          &px->m_expired, &px->m_points, &px->m_scrapes,
-                                         &px->m_render};
+                                         &px->m_render,  &px->m_buffer};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         otus_self_metrics_series_remove(*all[i]);
         *all[i] = NULL;
@@ -236,12 +293,27 @@ static struct prom_store *store_new(const struct prom_cfg *c)
 
 /* ---- content negotiation -------------------------------------------------------------- */
 
-/* The q value of one element's parameters ("q=0.5; version=1.0.0", up to end); sets
- * version to the version parameter (NUL-terminated copy, or ""). */
-static double media_params(const char *p, const char *end, char *version, size_t vcap)
+/* The parameters of one media range that negotiation looks at, as NUL-terminated
+ * copies ("" when absent; longer values are cut, and then match nothing). */
+struct media_params {
+    double q;
+    char version[16];
+    char proto[48];
+    char encoding[16];
+};
+
+static void param_copy(char *dst, size_t cap, const char *v, size_t len)
 {
-    double q = 1;
-    version[0] = '\0';
+    size_t n = len < cap - 1 ? len : cap - 1;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+/* Reads one element's parameters ("q=0.5; version=1.0.0", up to end) into *mp. */
+static void media_params(const char *p, const char *end, struct media_params *mp)
+{
+    memset(mp, 0, sizeof(*mp));
+    mp->q = 1;
     while (p < end) {
         size_t n = strcspn(p, ";,");
         const char *pe = p + n < end ? p + n : end;
@@ -250,16 +322,16 @@ static double media_params(const char *p, const char *end, char *version, size_t
         size_t len = pe > p ? (size_t)(pe - p) : 0;
         while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
             len--;
-        if (len > 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-            q = strtod(p + 2, NULL);
-        } else if (len > 8 && strncasecmp(p, "version=", 8) == 0) {
-            size_t vl = len - 8 < vcap - 1 ? len - 8 : vcap - 1;
-            memcpy(version, p + 8, vl);
-            version[vl] = '\0';
-        }
+        if (len > 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=')
+            mp->q = strtod(p + 2, NULL);
+        else if (len > 8 && strncasecmp(p, "version=", 8) == 0)
+            param_copy(mp->version, sizeof(mp->version), p + 8, len - 8);
+        else if (len > 6 && strncasecmp(p, "proto=", 6) == 0)
+            param_copy(mp->proto, sizeof(mp->proto), p + 6, len - 6);
+        else if (len > 9 && strncasecmp(p, "encoding=", 9) == 0)
+            param_copy(mp->encoding, sizeof(mp->encoding), p + 9, len - 9);
         p = pe + 1;
     }
-    return q;
 }
 
 /* One element of a comma-separated header: its token (type/subtype, coding) and its
@@ -297,24 +369,35 @@ static int tok_is(const struct hdr_item *it, const char *w)
     return it->tok_len == n && strncasecmp(it->tok, w, n) == 0;
 }
 
-/* OpenMetrics when the Accept header prefers it to the text format (Prometheus sends
- * "application/openmetrics-text;version=1.0.0,...,text/plain;version=0.0.4;q=0.5"). */
+/*
+ * The format the Accept header prefers: protobuf, OpenMetrics or text 0.0.4, preferring
+ * them in that order when their q values tie. Prometheus sends
+ * "application/openmetrics-text;version=1.0.0,...,text/plain;version=0.0.4;q=0.5", and
+ * with native histograms enabled "application/vnd.google.protobuf;
+ * proto=io.prometheus.client.MetricFamily;encoding=delimited," in front of it.
+ */
 enum prom_format prom_negotiate(const char *accept)
 {
-    double om = 0, text = 0;
+    double pb = 0, om = 0, text = 0;
     struct hdr_item it;
     for (const char *p = accept; next_item(&p, &it);) {
-        char version[16];
-        double q = media_params(it.params, it.end, version, sizeof(version));
-        if (tok_is(&it, "application/openmetrics-text")) {
-            if ((!version[0] || strcmp(version, "1.0.0") == 0 || strcmp(version, "0.0.1") == 0) &&
-                q > om)
-                om = q;
+        struct media_params mp;
+        media_params(it.params, it.end, &mp);
+        if (tok_is(&it, "application/vnd.google.protobuf")) {
+            if (strcmp(mp.proto, "io.prometheus.client.MetricFamily") == 0 &&
+                strcmp(mp.encoding, "delimited") == 0 && mp.q > pb)
+                pb = mp.q;
+        } else if (tok_is(&it, "application/openmetrics-text")) {
+            const char *v = mp.version;
+            if ((!v[0] || strcmp(v, "1.0.0") == 0 || strcmp(v, "0.0.1") == 0) && mp.q > om)
+                om = mp.q;
         } else if (tok_is(&it, "text/plain") || tok_is(&it, "text/*") || tok_is(&it, "*/*")) {
-            if (q > text)
-                text = q;
+            if (mp.q > text)
+                text = mp.q;
         }
     }
+    if (pb > 0 && pb >= om && pb >= text)
+        return PROM_FMT_PROTOBUF;
     return om > 0 && om >= text ? PROM_FMT_OPENMETRICS : PROM_FMT_TEXT;
 }
 
@@ -323,9 +406,9 @@ int prom_accepts_gzip(const char *accept_encoding)
 {
     struct hdr_item it;
     for (const char *p = accept_encoding; next_item(&p, &it);) {
-        char version[2];
-        if ((tok_is(&it, "gzip") || tok_is(&it, "*")) &&
-            media_params(it.params, it.end, version, sizeof(version)) > 0)
+        struct media_params mp;
+        media_params(it.params, it.end, &mp);
+        if ((tok_is(&it, "gzip") || tok_is(&it, "*")) && mp.q > 0)
             return 1;
     }
     return 0;
@@ -334,6 +417,62 @@ int prom_accepts_gzip(const char *accept_encoding)
 /* ---- scrape ----------------------------------------------------------------------------- */
 
 static void finish_close(struct prom_exporter *px);
+
+static void pool_unref(struct scrape_pool *p)
+{
+    assert(p->refs > 0);
+    if (--p->refs > 0)
+        return;
+    otus_buf_free(&p->buf);
+    free(p);
+}
+
+/* The buffer for a scrape body, emptied and limited to max_scrape_bytes: the kept one
+ * (returns true; it must come back through scrape_buf_back), or a fresh one when it is
+ * out with another scrape or none is kept. */
+static bool scrape_buf_take(struct prom_exporter *px, struct otus_buf *out)
+{
+    struct scrape_pool *p = px->pool;
+    if (!p || p->lent) {
+        otus_buf_init(out, px->cfg->max_scrape_bytes);
+        return false;
+    }
+    p->lent = true;
+    p->refs++;
+    *out = p->buf;
+    otus_buf_init(&p->buf, 0);
+    out->len = 0;
+    out->max = px->cfg->max_scrape_bytes;
+    return true;
+}
+
+/* The kept buffer comes back (from the HTTP server once written, or from the scrape
+ * itself): kept for the next scrape, unless several scrapes in a row used less than a
+ * quarter of it; freed with the pool if the exporter is gone. */
+static void scrape_buf_back(struct otus_buf *body, void *arg)
+{
+    struct scrape_pool *p = arg;
+    assert(p->lent && !p->buf.data);
+    p->lent = false;
+    p->small = body->len < body->cap / 4 ? p->small + 1 : 0;
+    if (p->small >= SHRINK_AFTER) {
+        otus_buf_free(body);
+        p->small = 0;
+    }
+    p->buf = *body;
+    p->bytes = p->buf.cap;
+    pool_unref(p);
+}
+
+/* Answers with body (emptied): lent when it is the kept buffer, given away otherwise. */
+static void respond_body(struct prom_exporter *px, struct otus_http_request *req, const char *ctype,
+                         struct otus_buf *body, bool pooled, const char *extra_headers)
+{
+    if (pooled)
+        otus_http_respond_buf_lend(req, 200, ctype, body, extra_headers, scrape_buf_back, px->pool);
+    else
+        otus_http_respond_buf(req, 200, ctype, body, extra_headers);
+}
 
 static void gzip_work(uv_work_t *w)
 {
@@ -345,12 +484,16 @@ static void gzip_done(uv_work_t *w, int status)
 {
     struct scrape_job *j = w->data;
     struct prom_exporter *px = j->px;
-    if (status == 0 && j->rc == 0)
+    if (status == 0 && j->rc == 0) {
         otus_http_respond_buf(j->req, 200, j->content_type, &j->gz,
                               "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
-    else
-        otus_http_respond_buf(j->req, 200, j->content_type, &j->body, "Vary: Accept-Encoding\r\n");
-    otus_buf_free(&j->body);
+        if (j->pooled)
+            scrape_buf_back(&j->body, px->pool);
+        else
+            otus_buf_free(&j->body);
+    } else {
+        respond_body(px, j->req, j->content_type, &j->body, j->pooled, "Vary: Accept-Encoding\r\n");
+    }
     otus_buf_free(&j->gz);
     free(j);
     px->gzip_jobs--;
@@ -360,6 +503,20 @@ static void gzip_done(uv_work_t *w, int status)
 
 int prom_exporter_render(struct prom_exporter *px, enum prom_format fmt, struct otus_buf *out)
 {
+    if (fmt == PROM_FMT_PROTOBUF) {
+        struct prom_pb_opts o = {
+            .native = px->cfg->native_histograms,
+            .classic_for_native = px->cfg->classic_buckets_for_native,
+        };
+        int rc = prom_pb_render(px->store, &o, out);
+        if (!rc && px->render_self) {
+            otus_buf_reset(&px->self_text);
+            rc = px->render_self(px->agent, 0, &px->self_text);
+            if (!rc)
+                rc = prom_pb_from_text(px->self_text.data, px->self_text.len, out);
+        }
+        return rc;
+    }
     int rc = prom_expo_render(px->store, fmt, out);
     if (!rc && px->render_self)
         rc = px->render_self(px->agent, fmt == PROM_FMT_OPENMETRICS, out);
@@ -377,19 +534,26 @@ static void handle_metrics(struct otus_http_request *req, void *ctx)
         return;
     }
     enum prom_format fmt = prom_negotiate(otus_http_request_header(req, "accept"));
-    const char *ctype = fmt == PROM_FMT_OPENMETRICS ? PROM_CT_OPENMETRICS : PROM_CT_TEXT;
+    const char *ctype = fmt == PROM_FMT_PROTOBUF      ? PROM_CT_PROTOBUF
+                        : fmt == PROM_FMT_OPENMETRICS ? PROM_CT_OPENMETRICS
+                                                      : PROM_CT_TEXT;
     struct otus_buf body;
-    otus_buf_init(&body, px->cfg->max_scrape_bytes);
+    bool pooled = scrape_buf_take(px, &body);
     uint64_t t0 = otus_clock_mono_ns();
     int rc = otus_buf_reserve(&body, px->last_size + px->last_size / 8 + 4096);
     if (!rc) {
         prom_expo_hugepages(&body);
         rc = prom_exporter_render(px, fmt, &body);
     }
-    px->m_render->value = (double)(otus_clock_mono_ns() - t0) / 1e9;
-    px->m_scrapes->value++;
+    if (px->metrics) {
+        px->m_render->value = (double)(otus_clock_mono_ns() - t0) / 1e9;
+        px->m_scrapes->value++;
+    }
     if (rc) {
+        /* Not kept: a failed render may have grown it to max_scrape_bytes. */
         otus_buf_free(&body);
+        if (pooled)
+            scrape_buf_back(&body, px->pool);
         otus_log(OTUS_LOG_ERROR, "prometheus", "scrape failed: %s", otus_strerror(rc));
         static const char msg[] = "exposition over max_scrape_bytes or out of memory\n";
         otus_http_respond(req, 500, "text/plain; charset=utf-8", msg, sizeof(msg) - 1, NULL);
@@ -398,23 +562,24 @@ static void handle_metrics(struct otus_http_request *req, void *ctx)
     px->last_size = body.len;
     int gz = px->cfg->gzip && prom_accepts_gzip(otus_http_request_header(req, "accept-encoding"));
     if (!gz || px->gzip_jobs >= MAX_GZIP_JOBS || px->closing) {
-        otus_http_respond_buf(req, 200, ctype, &body,
-                              px->cfg->gzip ? "Vary: Accept-Encoding\r\n" : NULL);
+        respond_body(px, req, ctype, &body, pooled,
+                     px->cfg->gzip ? "Vary: Accept-Encoding\r\n" : NULL);
         return;
     }
     struct scrape_job *j = calloc(1, sizeof(*j));
     if (!j) {
-        otus_http_respond_buf(req, 200, ctype, &body, "Vary: Accept-Encoding\r\n");
+        respond_body(px, req, ctype, &body, pooled, "Vary: Accept-Encoding\r\n");
         return;
     }
     j->px = px;
     j->req = req;
     j->content_type = ctype;
     j->body = body;
+    j->pooled = pooled;
     otus_buf_init(&j->gz, px->cfg->max_scrape_bytes);
     j->work.data = j;
     if (uv_queue_work(px->loop, &j->work, gzip_work, gzip_done) != 0) {
-        otus_http_respond_buf(req, 200, ctype, &j->body, "Vary: Accept-Encoding\r\n");
+        respond_body(px, req, ctype, &j->body, pooled, "Vary: Accept-Encoding\r\n");
         free(j);
         return;
     }
@@ -432,6 +597,9 @@ static void expire_tick(uv_timer_t *t)
 static void px_free(struct prom_exporter *px)
 {
     metrics_unregister(px);
+    if (px->pool)
+        pool_unref(px->pool); /* a write still in flight frees it when it ends */
+    otus_buf_free(&px->self_text);
     prom_store_destroy(px->store);
     free(px->name);
     free(px);
@@ -452,7 +620,15 @@ static int prom_create(const struct otus_exporter_env *env, const void *cfgp, vo
     px->agent = env->agent;
     px->name = strdup(env->name ? env->name : "prometheus");
     px->store = store_new(c);
-    int rc = px->name && px->store ? 0 : OTUS_ERR_NOMEM;
+    otus_buf_init(&px->self_text, MAX_SELF_TEXT);
+    if (c->keep_scrape_buffer) {
+        px->pool = calloc(1, sizeof(*px->pool));
+        if (px->pool) {
+            px->pool->refs = 1;
+            otus_buf_init(&px->pool->buf, 0);
+        }
+    }
+    int rc = px->name && px->store && (px->pool || !c->keep_scrape_buffer) ? 0 : OTUS_ERR_NOMEM;
     if (!rc && px->metrics)
         rc = metrics_register(px);
     if (!rc && env->listen)

@@ -8,13 +8,15 @@
 #include "common/buf.h"
 #include "exporters/exporter.h"
 #include "exporters/prometheus/prom_expo.h"
+#include "exporters/prometheus/prom_pb.h"
 #include "exporters/prometheus/prom_store.h"
 
 extern const struct otus_exporter_ops otus_prometheus_exporter;
 
 struct prom_exporter;
 
-/* The format an Accept header asks for (NULL: text 0.0.4). */
+/* The format an Accept header asks for (NULL: text 0.0.4): protobuf, OpenMetrics or
+ * text, by q value, ties going in that order. */
 enum prom_format prom_negotiate(const char *accept);
 
 /* 1 when an Accept-Encoding header (MAY be NULL) allows gzip. */

@@ -209,7 +209,7 @@ def scrape_config_from_docs(target):
 
 
 class Prometheus:
-    def __init__(self, tmp_path, target):
+    def __init__(self, tmp_path, target, features=("exemplar-storage",)):
         self.port = free_port()
         cfg = tmp_path / "prometheus.yml"
         cfg.write_text("global:\n  evaluation_interval: 1s\n" + scrape_config_from_docs(target))
@@ -217,8 +217,8 @@ class Prometheus:
         self.data = tmp_path / "tsdb"
         self.proc = subprocess.Popen(
             [PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={self.data}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--enable-feature=exemplar-storage",
-             "--log.level=warn"],
+             f"--web.listen-address=127.0.0.1:{self.port}",
+             *(f"--enable-feature={f}" for f in features), "--log.level=warn"],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=str(tmp_path))
         self.url = f"http://127.0.0.1:{self.port}"
 
