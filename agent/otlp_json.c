@@ -123,6 +123,27 @@ static const char b64_alphabet[] =
 
 /* ---- decoding: the walk's state and its errors ----------------------------------- */
 
+/*
+ * The keys that name one field, as proto3 JSON names it: its lowerCamelCase form,
+ * unless that form is impossible (a name ending in '_') or holds a '_' (a key with a
+ * '_' is compared as snake_case), and its own name when that holds a '_' (otherwise
+ * the two are the same). A key names the field when it equals either.
+ */
+struct field_keys {
+    const char *camel; /* NULL when no key names the field the camelCase way */
+    const char *snake; /* NULL when the name has no '_' */
+    size_t camel_len, snake_len;
+};
+
+/* The field_keys of one message type, built on first use in a decode call. */
+struct message_keys {
+    const ProtobufCMessageDescriptor *desc; /* NULL: a free slot */
+    struct field_keys *fields;              /* desc->n_fields of them */
+};
+
+/* Slots for the message types of one decode call: more than any request has. */
+#define MESSAGE_KEY_SLOTS 64
+
 struct path_seg {
     const char *key; /* member name as written in the input; NULL for an array index */
     size_t n;        /* the key's length, or the index */
@@ -135,6 +156,7 @@ struct dec {
     int depth;                  /* JSON containers entered */
     int npath;                  /* segments in path */
     struct path_seg path[OTUS_OTLP_JSON_MAX_DEPTH + 1];
+    struct message_keys keys[MESSAGE_KEY_SLOTS]; /* of each message type met so far */
 };
 
 /* Appends text to the error message with anything but printable ASCII replaced, so
@@ -287,10 +309,9 @@ static bool text_to_magnitude(const char *s, size_t n, bool *neg, uint64_t *mag)
         i++;
     uint64_t m = 0;
     for (; i < n; i++) {
-        unsigned digit = (unsigned)(s[i] - '0');
-        if (m > (UINT64_MAX - digit) / 10)
+        if (__builtin_mul_overflow(m, 10, &m) ||
+            __builtin_add_overflow(m, (uint64_t)(s[i] - '0'), &m))
             return false;
-        m = m * 10 + digit;
     }
     *mag = m;
     return true;
@@ -738,29 +759,6 @@ static int dec_repeated(struct dec *d, const ProtobufCFieldDescriptor *f,
     return 0;
 }
 
-/* Whether a JSON key names proto field name: the exact snake_case name, or (for a key
- * without '_') its lowerCamelCase form, compared without building it. */
-static bool key_matches(const char *name, const char *key, size_t n, bool snake)
-{
-    if (snake)
-        return strncmp(name, key, n) == 0 && name[n] == '\0';
-    size_t i = 0;
-    for (const char *p = name; *p; p++) {
-        char c = *p;
-        if (c == '_') {
-            c = *++p;
-            if (c == '\0')
-                return false;
-            if (c >= 'a' && c <= 'z')
-                c = (char)(c - 'a' + 'A');
-        }
-        if (i == n || key[i] != c)
-            return false;
-        i++;
-    }
-    return i == n;
-}
-
 /* A singular field; a oneof member also sets its case, after checking that no other
  * member of the oneof was given. */
 static int dec_singular(struct dec *d, const ProtobufCFieldDescriptor *f,
@@ -783,6 +781,91 @@ static int dec_singular(struct dec *d, const ProtobufCFieldDescriptor *f,
     return rc;
 }
 
+/* The camelCase key of name (each '_' dropped, the character after it upper-cased)
+ * into out (strlen(name) + 1 bytes); false when there is none (a name ending in '_')
+ * or when it holds a '_' (a name with "__"), as a key with a '_' is snake_case. */
+static bool camel_key(const char *name, char *out, size_t *len)
+{
+    size_t i = 0;
+    for (const char *p = name; *p; p++) {
+        char c = *p;
+        if (c == '_') {
+            c = *++p;
+            if (c == '\0')
+                return false;
+            if (c >= 'a' && c <= 'z')
+                c = (char)(c - 'a' + 'A');
+        }
+        out[i++] = c;
+    }
+    out[i] = '\0';
+    *len = i;
+    return memchr(out, '_', i) == NULL;
+}
+
+/* Builds the field_keys of desc in the scratch arena; NULL when it is out of memory. */
+static struct field_keys *build_keys(struct dec *d, const ProtobufCMessageDescriptor *desc)
+{
+    struct field_keys *keys = otus_arena_alloc(d->scratch, desc->n_fields * sizeof(*keys) + 1);
+    if (!keys)
+        return NULL;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const char *name = desc->fields[i].name;
+        size_t n = strlen(name);
+        char *camel = otus_arena_alloc(d->scratch, n + 1);
+        if (!camel)
+            return NULL;
+        struct field_keys *k = &keys[i];
+        k->camel = camel_key(name, camel, &k->camel_len) ? camel : NULL;
+        k->snake = memchr(name, '_', n) ? name : NULL;
+        k->snake_len = n;
+        if (!k->camel)
+            k->camel_len = 0;
+    }
+    return keys;
+}
+
+/* The field_keys of desc, from this call's slots or built now; NULL when out of
+ * memory. */
+static struct field_keys *message_keys(struct dec *d, const ProtobufCMessageDescriptor *desc)
+{
+    unsigned slot = (unsigned)((uintptr_t)desc >> 4) % MESSAGE_KEY_SLOTS;
+    for (unsigned tried = 0; tried < MESSAGE_KEY_SLOTS; tried++) {
+        struct message_keys *mk = &d->keys[slot];
+        if (mk->desc == desc)
+            return mk->fields;
+        if (!mk->desc) {
+            mk->fields = build_keys(d, desc);
+            if (mk->fields)
+                mk->desc = desc;
+            return mk->fields;
+        }
+        slot = (slot + 1) % MESSAGE_KEY_SLOTS;
+    }
+    return build_keys(d, desc); /* every slot taken: unreachable with OTLP's messages */
+}
+
+/*
+ * The index of the field that the key names, or n (the number of fields) for none. At
+ * most one field can match (protoc refuses fields whose JSON names collide), so the
+ * search may start anywhere: it starts after the field matched last, as keys mostly
+ * come in field order.
+ */
+static unsigned find_field(const struct field_keys *keys, unsigned n, const char *key, size_t klen,
+                           unsigned hint)
+{
+    unsigned idx = hint < n ? hint : 0;
+    for (unsigned tried = 0; tried < n; tried++) {
+        const struct field_keys *k = &keys[idx];
+        if ((k->camel_len == klen && k->camel && memcmp(k->camel, key, klen) == 0) ||
+            (k->snake_len == klen && k->snake && memcmp(k->snake, key, klen) == 0))
+            return idx;
+        if (++idx == n)
+            idx = 0;
+    }
+    return n;
+}
+
 static int dec_message(struct dec *d, const ProtobufCMessageDescriptor *desc,
                        const struct otus_json_node *obj, ProtobufCMessage *msg)
 {
@@ -792,21 +875,19 @@ static int dec_message(struct dec *d, const ProtobufCMessageDescriptor *desc,
     /* Proto3 only (no has_* quantifiers), and few enough fields for one mask. */
     assert(desc->n_fields <= 64);
     uint64_t seen = 0;
+    unsigned hint = 0;
+    const struct field_keys *keys = obj->len ? message_keys(d, desc) : NULL;
+    if (obj->len && !keys)
+        return fail_scratch(d);
     for (uint32_t m = 0; m < obj->len; m++) {
         const struct otus_json_member *mem = &obj->u.members[m];
         const char *key = mem->key.u.str;
         size_t klen = mem->key.len;
-        bool snake = memchr(key, '_', klen) != NULL;
-        const ProtobufCFieldDescriptor *f = NULL;
-        unsigned idx;
-        for (idx = 0; idx < desc->n_fields; idx++) {
-            if (key_matches(desc->fields[idx].name, key, klen, snake)) {
-                f = &desc->fields[idx];
-                break;
-            }
-        }
-        if (!f)
+        unsigned idx = find_field(keys, desc->n_fields, key, klen, hint);
+        if (idx == desc->n_fields)
             continue; /* unknown fields are ignored */
+        hint = idx + 1;
+        const ProtobufCFieldDescriptor *f = &desc->fields[idx];
         assert(f->label == PROTOBUF_C_LABEL_NONE || f->label == PROTOBUF_C_LABEL_REPEATED);
         path_push(d, key, klen);
         if (seen & (uint64_t)1 << idx) {

@@ -93,15 +93,16 @@ static inline bool is_digit(unsigned char c)
     return (unsigned)(c - '0') < 10;
 }
 
-/* Non-zero when any of the 8 bytes in x is below 0x20, '"', '\\' or >= 0x80; the
- * lowest flagged byte is always the first such byte (borrows only run upwards). */
+/* The high bit of each of the 8 bytes in x that is below 0x20, '"', '\\' or >= 0x80,
+ * and no other bit. With the high bits masked off no byte carries into the next:
+ * y + 0x60 reaches 0x80 exactly when y >= 0x20, and (y ^ c) + 0x7f exactly when y != c. */
 static inline uint64_t string_stop8(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t lt = (x - ones * 0x20) & ~x;
-    uint64_t q = x ^ (ones * '"');
-    uint64_t b = x ^ (ones * '\\');
-    return (lt | ((q - ones) & ~q) | ((b - ones) & ~b) | x) & high;
+    uint64_t y = x & ~high;
+    uint64_t ok =
+        (y + ones * 0x60) & ((y ^ ones * '"') + ones * 0x7f) & ((y ^ ones * '\\') + ones * 0x7f);
+    return (~ok | x) & high;
 }
 
 /* Length of the well-formed UTF-8 sequence (RFC 3629) starting with a non-ASCII byte
@@ -392,22 +393,26 @@ static int lex_string(struct parser *ps, const unsigned char *p)
     const unsigned char *q = p + 1, *end = ps->end;
     bool escaped = false;
     for (;;) {
-        while (end - q >= 8) {
+        if (end - q >= 8) {
             uint64_t x;
             memcpy(&x, q, 8);
             uint64_t m = string_stop8(x);
-            if (m) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                q += __builtin_ctzll(m) >> 3;
-#endif
-                break;
+            if (!m) {
+                q += 8;
+                continue;
             }
-            q += 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            q += __builtin_ctzll(m) >> 3;
+#else
+            while (!string_stop[*q])
+                q++;
+#endif
+        } else {
+            while (q < end && !string_stop[*q])
+                q++;
+            if (q == end)
+                return fail(ps, OTUS_JSON_ERROR_END, end, p, "premature end of input");
         }
-        while (q < end && !string_stop[*q])
-            q++;
-        if (q == end)
-            return fail(ps, OTUS_JSON_ERROR_END, end, p, "premature end of input");
         unsigned char c = *q;
         if (c == '"')
             break;
@@ -552,7 +557,7 @@ static int lex_word(struct parser *ps, const unsigned char *p)
 }
 
 /* Reads the next token. 0, or the failure of a token that cannot be read at all. */
-static int lex(struct parser *ps)
+static inline int lex(struct parser *ps)
 {
     const unsigned char *p = ps->p, *end = ps->end;
     while (p < end && lead_class[*p] == L_SPACE)
@@ -744,14 +749,23 @@ static int key_seen(struct parser *ps, const struct otus_json_node *key)
 
 /* ---- parser -------------------------------------------------------------------------------- */
 
-static int parse(struct parser *ps)
+/* What the parser expects of the next token. */
+enum {
+    S_VALUE,         /* a value */
+    S_ELEMENT,       /* a value after ',' in an array (the end of input is "']' expected") */
+    S_FIRST_ELEMENT, /* after '[': a value or ']' */
+    S_FIRST_KEY,     /* after '{': a key or '}' */
+    S_KEY,           /* a key after ',' in an object */
+    S_COLON,         /* ':' after a key */
+    S_NEXT,          /* after a value: ',' or the end of its container or of the input */
+};
+
+/* A value starts with the token just read: a scalar is complete, a container opens. */
+static int begin_value(struct parser *ps, int *state)
 {
-    int rc = lex(ps);
-    if (rc)
-        return rc;
-value: /* ps->tok starts a value */
     if (++ps->depth > OTUS_JSON_PARSE_MAX_DEPTH)
         return fail_token(ps, OTUS_JSON_ERROR_DEPTH, "maximum parsing depth reached");
+    int rc;
     switch (ps->tok) {
     case T_STRING:
         if (ps->tok_nul)
@@ -762,100 +776,127 @@ value: /* ps->tok starts a value */
     case T_FALSE:
     case T_NULL:
         rc = push(ps, &ps->val);
-        if (rc)
-            return rc;
         ps->depth--;
-        break;
+        *state = S_NEXT;
+        return rc;
     case '{':
-        rc = open_container(ps, OTUS_JSON_OBJECT);
-        if (!rc)
-            rc = lex(ps);
-        if (rc)
-            return rc;
-        if (ps->tok == '}') {
-            rc = close_container(ps);
-            if (rc)
-                return rc;
-            break;
-        }
-        goto key;
+        *state = S_FIRST_KEY;
+        return open_container(ps, OTUS_JSON_OBJECT);
     case '[':
-        rc = open_container(ps, OTUS_JSON_ARRAY);
-        if (!rc)
-            rc = lex(ps);
-        if (rc)
-            return rc;
-        if (ps->tok == ']') {
-            rc = close_container(ps);
-            if (rc)
-                return rc;
-            break;
-        }
-        if (ps->tok == T_EOF)
-            return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "']' expected");
-        goto value;
+        *state = S_FIRST_ELEMENT;
+        return open_container(ps, OTUS_JSON_ARRAY);
     case T_INVALID:
         return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "invalid token");
     default:
         return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "unexpected token");
     }
+}
 
-next: /* a value is complete */
-    rc = lex(ps);
-    if (rc)
-        return rc;
-    if (ps->cur == NO_CONTAINER) {
-        if (ps->tok != T_EOF)
-            return fail_token(ps, OTUS_JSON_ERROR_TRAILING, "end of file expected");
-        return 0;
-    }
-    if (ps->pend[ps->cur].kind == OTUS_JSON_OBJECT) {
-        if (ps->tok == ',') {
-            rc = lex(ps);
-            if (rc)
-                return rc;
-            goto key;
-        }
-        if (ps->tok != '}')
-            return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "'}' expected");
-    } else {
-        if (ps->tok == ',') {
-            rc = lex(ps);
-            if (rc)
-                return rc;
-            if (ps->tok == T_EOF)
-                return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "']' expected");
-            goto value;
-        }
-        if (ps->tok != ']')
-            return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "']' expected");
-    }
-    rc = close_container(ps);
-    if (rc)
-        return rc;
-    goto next;
-
-key: /* ps->tok should be a key */
+/* A key of the innermost object is the token just read. */
+static int take_key(struct parser *ps)
+{
     if (ps->tok != T_STRING)
         return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "string or '}' expected");
     if (ps->tok_nul)
         return fail_token(ps, OTUS_JSON_ERROR_NUL_KEY, "NUL byte in object key not supported");
-    rc = key_seen(ps, &ps->val);
+    int rc = key_seen(ps, &ps->val);
     if (rc < 0)
         return rc;
     if (rc)
         return fail_token(ps, OTUS_JSON_ERROR_DUPLICATE, "duplicate object key");
-    rc = push(ps, &ps->val);
-    if (!rc)
-        rc = lex(ps);
-    if (rc)
-        return rc;
-    if (ps->tok != ':')
-        return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "':' expected");
-    rc = lex(ps);
-    if (rc)
-        return rc;
-    goto value;
+    return push(ps, &ps->val);
+}
+
+/* One token at a time, each read at the loop's single call of lex, which the compiler
+ * inlines; the state says what the token may be. */
+static int parse(struct parser *ps)
+{
+    int state = S_VALUE;
+    for (;;) {
+        /* The punctuation compact JSON has next, taken without the lexer. */
+        const unsigned char *p = ps->p;
+        if (p < ps->end) {
+            if (state == S_COLON && *p == ':') {
+                ps->p = p + 1;
+                state = S_VALUE;
+                continue;
+            }
+            if (state == S_NEXT && ps->cur != NO_CONTAINER) {
+                bool object = ps->pend[ps->cur].kind == OTUS_JSON_OBJECT;
+                if (*p == ',') {
+                    ps->p = p + 1;
+                    state = object ? S_KEY : S_ELEMENT;
+                    continue;
+                }
+                if (*p == (object ? '}' : ']')) {
+                    ps->p = p + 1;
+                    int rc = close_container(ps);
+                    if (rc)
+                        return rc;
+                    continue;
+                }
+            }
+        }
+        int rc = lex(ps);
+        if (rc)
+            return rc;
+        switch (state) {
+        case S_FIRST_ELEMENT:
+            if (ps->tok == ']') {
+                rc = close_container(ps);
+                state = S_NEXT;
+                break;
+            }
+            /* fall through */
+        case S_ELEMENT:
+            if (ps->tok == T_EOF)
+                return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "']' expected");
+            /* fall through */
+        case S_VALUE:
+            rc = begin_value(ps, &state);
+            break;
+        case S_FIRST_KEY:
+            if (ps->tok == '}') {
+                rc = close_container(ps);
+                state = S_NEXT;
+                break;
+            }
+            /* fall through */
+        case S_KEY:
+            rc = take_key(ps);
+            state = S_COLON;
+            break;
+        case S_COLON:
+            if (ps->tok != ':')
+                return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "':' expected");
+            state = S_VALUE;
+            break;
+        case S_NEXT:
+            if (ps->cur == NO_CONTAINER) {
+                if (ps->tok != T_EOF)
+                    return fail_token(ps, OTUS_JSON_ERROR_TRAILING, "end of file expected");
+                return 0;
+            }
+            if (ps->pend[ps->cur].kind == OTUS_JSON_OBJECT) {
+                if (ps->tok == ',')
+                    state = S_KEY;
+                else if (ps->tok == '}')
+                    rc = close_container(ps);
+                else
+                    return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "'}' expected");
+            } else {
+                if (ps->tok == ',')
+                    state = S_ELEMENT;
+                else if (ps->tok == ']')
+                    rc = close_container(ps);
+                else
+                    return fail_token(ps, OTUS_JSON_ERROR_SYNTAX, "']' expected");
+            }
+            break;
+        }
+        if (rc)
+            return rc;
+    }
 }
 
 int otus_json_parse(const char *s, size_t n, struct otus_arena *arena,
