@@ -18,6 +18,7 @@
 #include <otus.h>
 
 #include "agent/log.h"
+#include "agent/otlp_decode.h"
 #include "agent/otlp_json.h"
 #include "agent/pipeline.h"
 #include "common/clock.h"
@@ -55,12 +56,6 @@ struct otus_receiver {
 };
 
 static const char *const paths[OTUS_SIGNAL_COUNT] = {"/v1/traces", "/v1/metrics", "/v1/logs"};
-
-static const ProtobufCMessageDescriptor *const request_desc[OTUS_SIGNAL_COUNT] = {
-    &opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
-    &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor,
-    &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor,
-};
 
 /* Counts a refused request (and its records when known); a partial rejection
  * ("invalid") refuses records of a request that was otherwise accepted. */
@@ -461,19 +456,15 @@ static void handle(struct otus_http_request *req, void *ctx)
         respond_status(req, enc, 503, RPC_UNAVAILABLE, "out of memory", "Retry-After: 1\r\n");
         goto out;
     }
-    int drc = 0;
+    int drc;
     struct otus_buf jerr;
     otus_buf_init(&jerr, 512);
-    if (enc == ENC_JSON) {
+    if (enc == ENC_JSON)
         drc = otus_otlp_json_decode(sig, data, len, &b->arena, &b->req.msg, &jerr);
-    } else {
-        b->req.msg = protobuf_c_message_unpack(request_desc[sig], otus_arena_protobuf(&b->arena),
-                                               len, (const uint8_t *)data);
-        if (!b->req.msg)
-            drc = OTUS_ERR_PARSE;
-    }
+    else
+        drc = otus_otlp_decode(sig, (const uint8_t *)data, len, &b->arena, &b->req.msg);
     if (drc) {
-        if (b->arena.exhausted || drc == OTUS_ERR_NOMEM) {
+        if (drc == OTUS_ERR_TOO_BIG || drc == OTUS_ERR_NOMEM || b->arena.exhausted) {
             count_refused(r, sig, "memory", 0);
             respond_status(req, enc, 503, RPC_UNAVAILABLE,
                            "the agent's memory limit is reached; retry later",

@@ -25,10 +25,12 @@ const struct otus_cfg_entry otus_queue_cfg_table[] = {
 
 extern const struct otus_exporter_ops otus_file_exporter;
 extern const struct otus_exporter_ops otus_prometheus_exporter;
+extern const struct otus_exporter_ops otus_elasticsearch_exporter;
 
 const struct otus_exporter_ops *const otus_exporter_types[] = {
     &otus_file_exporter,
     &otus_prometheus_exporter,
+    &otus_elasticsearch_exporter,
     NULL,
 };
 

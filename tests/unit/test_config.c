@@ -234,7 +234,8 @@ static void exporters_and_pipelines(void **state)
     otus_config_free(&cfg);
 
     expect_error("exporters:\n  kafka:\n    brokers: x\n",
-                 "2: exporters.kafka: unknown exporter type \"kafka\" (known: file, prometheus)");
+                 "2: exporters.kafka: unknown exporter type \"kafka\" (known: file, prometheus, "
+                 "elasticsearch)");
     expect_error("exporters:\n  file/:\n    path: x\n",
                  "2: exporters.file/: an exporter is named \"type\" or \"type/name\" (letters, "
                  "digits, '_', '-', '.')");
