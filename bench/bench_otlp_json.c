@@ -4,11 +4,12 @@
  * protobuf, so the two figures compare) and 100 spans. Reports the median of several
  * runs in ns per record for decoding (the JSON parse alone too, to show its share, and
  * jansson's parse of the same body for comparison), for protobuf decoding of the same
- * request, and for encoding.
+ * request (protobuf-c's and the receiver's own, otlp_decode.h), and for encoding.
  *
  * Under callgrind, "bench_otlp_json decode|parse logs|traces N" only decodes (or only
  * parses) the request N times, so that --toggle-collect=otus_otlp_json_decode (or
- * otus_json_parse) gives the instructions of N requests of one kind.
+ * otus_json_parse) gives the instructions of N requests of one kind; see
+ * bench/callgrind_otlp_json.sh.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "agent/otlp_decode.h"
 #include "agent/otlp_json.h"
 #include "common/arena.h"
 #include "common/buf.h"
@@ -266,6 +268,33 @@ static void bench_protobuf(const char *name, const ProtobufCMessage *m)
     report(name, t);
 }
 
+/* The receiver's own protobuf decoder (otlp_decode.h) on the same request. */
+static void bench_otus_protobuf(const char *name, enum otus_signal s, const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *wire = malloc(len);
+    if (!wire)
+        abort();
+    protobuf_c_message_pack(m, wire);
+    double t[RUNS];
+    const int iters = 2000;
+    struct otus_arena a;
+    otus_arena_init(&a, 64 * 1024, 0);
+    for (int r = 0; r < RUNS; r++) {
+        uint64_t t0 = otus_clock_mono_ns();
+        for (int i = 0; i < iters; i++) {
+            ProtobufCMessage *out;
+            if (otus_otlp_decode(s, wire, len, &a, &out) != 0)
+                abort();
+            otus_arena_reset(&a);
+        }
+        t[r] = (double)(otus_clock_mono_ns() - t0) / (iters * (double)RECORDS);
+    }
+    otus_arena_destroy(&a);
+    free(wire);
+    report(name, t);
+}
+
 static void bench_encode(const char *name, enum otus_signal s, const ProtobufCMessage *m)
 {
     double t[RUNS];
@@ -311,12 +340,14 @@ int main(int argc, char **argv)
     bench_decode("otlp/json decode, 100 log records", OTUS_SIGNAL_LOGS, &lj);
     bench_parse_only("  of which the JSON parse (json_parse.h)", &lj);
     bench_jansson("jansson's parse and free of the same body", &lj);
-    bench_protobuf("protobuf decode of the same, arena", &logs->base);
+    bench_protobuf("protobuf-c decode of the same, arena", &logs->base);
+    bench_otus_protobuf("otus protobuf decode of the same", OTUS_SIGNAL_LOGS, &logs->base);
     bench_encode("otlp/json encode, 100 log records", OTUS_SIGNAL_LOGS, &logs->base);
     bench_decode("otlp/json decode, 100 spans", OTUS_SIGNAL_TRACES, &tj);
     bench_parse_only("  of which the JSON parse (json_parse.h)", &tj);
     bench_jansson("jansson's parse and free of the same body", &tj);
-    bench_protobuf("protobuf decode of the same, arena", &traces->base);
+    bench_protobuf("protobuf-c decode of the same, arena", &traces->base);
+    bench_otus_protobuf("otus protobuf decode of the same", OTUS_SIGNAL_TRACES, &traces->base);
     bench_encode("otlp/json encode, 100 spans", OTUS_SIGNAL_TRACES, &traces->base);
 
     otus_buf_free(&lj);
