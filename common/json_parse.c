@@ -917,9 +917,10 @@ int otus_json_parse(const char *s, size_t n, struct otus_arena *arena,
         goto out;
     }
     ps.end = ps.s + n;
-    /* Every node on the pending stack but the placeholders stands for input bytes of
-     * its own and a separator: half the input plus the deepest nesting bounds it. */
-    ps.cap_max = (uint32_t)(n / 2 + 2 * OTUS_JSON_PARSE_MAX_DEPTH + 4);
+    /* Besides the placeholders, each node on the pending stack stands for at least
+     * one input byte of its own and one separator (or its container's opening
+     * bracket): half the input plus the deepest nesting bounds the stack. */
+    ps.cap_max = (uint32_t)(n / 2 + 2 * OTUS_JSON_PARSE_MAX_DEPTH);
     rc = parse(&ps);
     if (rc)
         goto out;

@@ -107,7 +107,7 @@ struct otus_json_parse_error {
  * point into it. On success *root points at the top-level value (of any kind), valid
  * as long as both the arena's allocations and s. The arena receives at most 16 bytes
  * per input byte. Besides the arena, one work buffer of at most 8 bytes per input
- * byte (and 64 KiB) is allocated and freed during the call.
+ * byte plus 64 KiB is allocated and freed during the call.
  *
  * err (borrowed, MAY be NULL) receives the details of a failure; it is not touched on
  * success.

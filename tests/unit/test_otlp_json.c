@@ -2255,6 +2255,10 @@ static void malformed_inputs(void **state)
         otus_otlp_json_decode((enum otus_signal)9, "{}", 2, &dec_arena, &out, &err_buf),
         OTUS_ERR_INVALID);
     assert_buf_eq(&err_buf, "unknown signal 9");
+    /* an empty body may come without a buffer at all */
+    assert_int_equal(otus_otlp_json_decode(OTUS_SIGNAL_LOGS, NULL, 0, &dec_arena, &out, &err_buf),
+                     OTUS_ERR_PARSE);
+    assert_buf_eq(&err_buf, "invalid JSON at line 1, column 0: unexpected token near end of file");
 }
 
 /* Integer literals beyond a long long are numbers where numbers may stand, and refused
