@@ -1,15 +1,17 @@
 /*
  * json_parse.c: the JSON parser of json_parse.h.
  *
- * A lexer reads one token at a time; the parser is a loop over three states (a value
- * is due, a value is complete, a key is due) with the open containers kept on an
- * explicit stack, so nesting costs no C stack. That stack ("pending") holds, for each
- * open container, a placeholder node followed by the container's finished children
- * (for an object: key, value, key, value...). Closing a container copies its children
- * into one arena array of the exact size and puts the container's node where its
- * placeholder was; the placeholder meanwhile keeps the index of the enclosing one and,
- * for an object with many members, the hash table that finds duplicate keys. The
- * pending stack is one malloc'd buffer, grown by doubling and freed at the end.
+ * The parser is one loop that reads a token per turn, with a state saying what the
+ * token may be (a value, a key, ':', ',' or the end of a container), and with the
+ * punctuation that compact JSON has next taken without the lexer. Open containers are
+ * kept on an explicit stack, so nesting costs no C stack. That stack ("pending")
+ * holds, for each open container, a placeholder node followed by the container's
+ * finished children (for an object: key, value, key, value...). Closing a container
+ * copies its children into one arena array of the exact size and puts the container's
+ * node where its placeholder was; the placeholder meanwhile keeps the index of the
+ * enclosing one and, for an object with many members, the hash table that finds
+ * duplicate keys. The pending stack is one malloc'd buffer, grown by doubling and
+ * freed at the end.
  *
  * The grammar, the order in which faults are found and the position and wording of
  * each error follow jansson's load.c token for token: jansson reads the input as a
@@ -182,7 +184,7 @@ static int fail(struct parser *ps, int code, const unsigned char *at, const unsi
     struct otus_json_parse_error *e = ps->err;
     if (!e)
         return OTUS_ERR_PARSE;
-    int line = 1;
+    size_t line = 1;
     const unsigned char *line_start = ps->s;
     for (const unsigned char *q = ps->s; q < at; q++) {
         if (*q == '\n') {
@@ -194,7 +196,7 @@ static int fail(struct parser *ps, int code, const unsigned char *at, const unsi
     for (const unsigned char *q = line_start; q < at; q++)
         column += (*q & 0xc0) != 0x80; /* characters, not continuation bytes */
     e->offset = (size_t)(at - ps->s);
-    e->line = line;
+    e->line = line > INT32_MAX ? INT32_MAX : (int)line;
     e->column = column > INT32_MAX ? INT32_MAX : (int)column;
 
     char what[96];
@@ -237,17 +239,24 @@ static int fail_utf8(struct parser *ps, const unsigned char *at, const unsigned 
     return fail(ps, OTUS_JSON_ERROR_UTF8, at, tok, "unable to decode byte 0x%x", *at);
 }
 
-static int fail_memory(struct parser *ps, int status)
+/* A failure for memory: status, and why in the error's text. */
+static int fail_memory_why(struct parser *ps, int status, const char *why)
 {
     if (ps->err) {
         ps->err->code = OTUS_JSON_ERROR_MEMORY;
         ps->err->offset = (size_t)(ps->p - ps->s);
         ps->err->line = 0;
         ps->err->column = 0;
-        snprintf(ps->err->text, sizeof(ps->err->text), "%s",
-                 status == OTUS_ERR_NOMEM ? "out of memory" : "the tree exceeds its memory limit");
+        snprintf(ps->err->text, sizeof(ps->err->text), "%s", why);
     }
     return status;
+}
+
+static int fail_memory(struct parser *ps, int status)
+{
+    return fail_memory_why(ps, status,
+                           status == OTUS_ERR_NOMEM ? "out of memory"
+                                                    : "the tree exceeds its memory limit");
 }
 
 /* ---- lexer ----------------------------------------------------------------------------- */
@@ -913,7 +922,7 @@ int otus_json_parse(const char *s, size_t n, struct otus_arena *arena,
     *root = NULL;
     ps.p = ps.s;
     if (n > OTUS_JSON_PARSE_MAX_LEN) {
-        rc = fail_memory(&ps, OTUS_ERR_TOO_BIG);
+        rc = fail_memory_why(&ps, OTUS_ERR_TOO_BIG, "the input is longer than the parser takes");
         goto out;
     }
     ps.end = ps.s + n;

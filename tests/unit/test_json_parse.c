@@ -562,6 +562,11 @@ static void arena_limit(void **state)
     assert_null(root);
     otus_arena_destroy(&small);
     otus_buf_free(&b);
+    /* lengths and counts are 32 bits: a longer input is refused before it is read */
+    assert_int_equal(otus_json_parse("[]", OTUS_JSON_PARSE_MAX_LEN + 1, &arena, &root, &perr),
+                     OTUS_ERR_TOO_BIG);
+    assert_int_equal(perr.code, OTUS_JSON_ERROR_MEMORY);
+    assert_string_equal(perr.text, "the input is longer than the parser takes");
 }
 
 static const struct CMUnitTest tests[] = {
