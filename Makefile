@@ -22,7 +22,7 @@ FUZZ_SECONDS ?= 20
 
 # Dependencies come from pkg-config, read when a recipe first needs them (after the
 # dependency step of make run / make test has installed them).
-PKGS       := libuv libcurl libprotobuf-c zlib yaml-0.1 jansson
+PKGS       := libuv libcurl libprotobuf-c zlib libdeflate yaml-0.1 jansson
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lpthread -lm
 
@@ -50,6 +50,7 @@ AGENT_MAIN  := agent/main.c
 LIB_SRC     := $(sort $(wildcard instrument-lib/src/*.c))
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC   := $(sort $(wildcard bench/*.c))
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 
 # Agent side: plain objects. Library side: PIC objects, symbols hidden unless OTUS_API.
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -62,6 +63,7 @@ AGENT_MAIN_OBJ := $(call obj,$(AGENT_MAIN))
 LIB_PIC        := $(call pic,$(LIB_SRC) $(COMMON_SRC)) $(PROTO_PIC)
 
 AGENT_BIN   := $(BUILD)/bin/otus-agent
+EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/bin/%,$(EXAMPLE_SRC))
 LIB_SO_REAL := $(BUILD)/lib/libotus.so.$(VERSION)
 LIB_SO_NAME := $(BUILD)/lib/libotus.so.$(SOVERSION)
 LIB_SO      := $(BUILD)/lib/libotus.so
@@ -79,7 +81,7 @@ UNIT_BINS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
         clean format lint check-tools
 .DEFAULT_GOAL := all
 
-all: $(AGENT_BIN) $(LIB_SO) $(LIB_A) $(LIB_PC) $(UNIT_BINS) $(PY_STAMP)
+all: $(AGENT_BIN) $(LIB_SO) $(LIB_A) $(LIB_PC) $(UNIT_BINS) $(PY_STAMP) $(EXAMPLE_BINS)
 
 deps:
 	@scripts/deps.sh
@@ -174,7 +176,7 @@ $(LIB_SO_REAL): $(LIB_PIC)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -shared -Wl,-soname,libotus.so.$(SOVERSION) -Wl,--no-undefined \
-	  -o $@ $(LIB_PIC) $(shell pkg-config --libs libcurl libprotobuf-c zlib) -lpthread -lm
+	  -o $@ $(LIB_PIC) $(shell pkg-config --libs libcurl libprotobuf-c zlib libdeflate) -lpthread -lm
 
 $(LIB_SO_NAME): $(LIB_SO_REAL)
 	$(Q)ln -sf $(notdir $<) $@
@@ -196,12 +198,22 @@ $(LIB_PC): instrument-lib/otus.pc.in Makefile
 $(BUILD)/tests/test_lib_%: $(BUILD)/obj/tests/unit/test_lib_%.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_A) $(PKG_LIBS) -lcmocka $(LIB_TEST_LDFLAGS_$*)
+
+# test_lib_alloc counts the heap allocations libotus makes: its malloc family is
+# wrapped at link time (only calls from the objects linked here, libotus's included).
+LIB_TEST_LDFLAGS_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(AGENT_CORE_A)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(AGENT_CORE_A) $(PKG_LIBS) -lcmocka
+
+# ---- examples: programs that link libotus.so as a service does ---------------------------
+$(BUILD)/bin/%: $(BUILD)/obj/examples/%.o $(LIB_SO)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< -L$(BUILD)/lib -lotus -Wl,-rpath,'$$ORIGIN/../lib'
 
 # ---- benchmarks ----------------------------------------------------------------------------
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
@@ -241,9 +253,9 @@ fuzz-run: $(FUZZ_BINS)
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/work/$$name $$corpus; \
 	done
 
-demo:
-	@echo "make demo: no demo services exist yet (examples/ is empty); nothing to run." >&2
-	@exit 1
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo.sh
 
 # ---- install -------------------------------------------------------------------------------
 install: $(AGENT_BIN) $(LIB_SO) $(LIB_A) $(LIB_PC)

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 build=(gcc make pkg-config libuv1-dev libcurl4-openssl-dev libprotobuf-c-dev
-       protobuf-c-compiler zlib1g-dev libyaml-dev libhttp-parser-dev libjansson-dev)
+       protobuf-c-compiler zlib1g-dev libdeflate-dev libyaml-dev libhttp-parser-dev libjansson-dev)
 test=(libcmocka-dev python3 python3-pytest python3-protobuf protobuf-compiler
       prometheus curl nodejs npm)
 bench=(wrk valgrind)

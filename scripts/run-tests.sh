@@ -54,7 +54,7 @@ run_integration() {
   local xml="$BUILD/integration.xml" args rc
   rm -f "$xml"
   args=(-m pytest -q -p no:cacheprovider -o console_output_style=classic --junitxml="$xml"
-        tests/integration)
+        --rootdir=. --confcutdir=tests/integration tests/integration)
   [ -n "$filter" ] && args+=(-k "$filter")
   OTUS_BUILD="$BUILD" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "${args[@]}"
   rc=$?
