@@ -8,25 +8,19 @@
  * complete when proto/ gains a field. The only OTLP-specific knowledge is the set of
  * ID fields written in hex.
  *
- * Decoding parses with jansson, then fills the structs from the tree. Errors carry
- * the path of keys and indexes from the top, kept in a small stack as the walk
- * descends and formatted only when something fails.
- *
- * jansson holds integers in a long long and refuses longer integer literals, which
- * proto3's JSON allows (a fixed64 up to 2^64-1, a double written without a fraction).
- * When, and only when, jansson refuses a document for that reason, each such literal
- * is rewritten into a string made of U+0000 and the literal's digits and the copy is
- * parsed again with U+0000 allowed. The walk reads such a string back as the number
- * where a number may stand and refuses it anywhere else, so the rewrite changes
- * nothing else. A document that itself contains an escaped U+0000 is not rewritten
- * (its strings could not be told from the rewritten literals), and keeps jansson's
- * refusal.
+ * Decoding parses the body with common/json_parse.h into a tree held in an arena of
+ * its own (freed before returning), then fills the structs from the tree. Numbers
+ * keep their text there, so integer literals of any length (a fixed64 up to 2^64-1, a
+ * double written without a fraction) are read exactly. Errors carry the path of keys
+ * and indexes from the top, kept in a small stack as the walk descends and formatted
+ * only when something fails; the parser's own errors carry line and column.
  */
 #include "agent/otlp_json.h"
 
 #include <assert.h>
 #include <float.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <stdarg.h>
@@ -35,10 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <otus.h>
 
 #include "common/hex.h"
+#include "common/json_parse.h"
 
 /* ---- shared by both directions --------------------------------------------------- */
 
@@ -129,18 +123,40 @@ static const char b64_alphabet[] =
 
 /* ---- decoding: the walk's state and its errors ----------------------------------- */
 
+/*
+ * The keys that name one field, as proto3 JSON names it: its lowerCamelCase form,
+ * unless that form is impossible (a name ending in '_') or holds a '_' (a key with a
+ * '_' is compared as snake_case), and its own name when that holds a '_' (otherwise
+ * the two are the same). A key names the field when it equals either.
+ */
+struct field_keys {
+    const char *camel; /* NULL when no key names the field the camelCase way */
+    const char *snake; /* NULL when the name has no '_' */
+    size_t camel_len, snake_len;
+};
+
+/* The field_keys of one message type, built on first use in a decode call. */
+struct message_keys {
+    const ProtobufCMessageDescriptor *desc; /* NULL: a free slot */
+    struct field_keys *fields;              /* desc->n_fields of them */
+};
+
+/* Slots for the message types of one decode call: more than any request has. */
+#define MESSAGE_KEY_SLOTS 64
+
 struct path_seg {
     const char *key; /* member name as written in the input; NULL for an array index */
     size_t n;        /* the key's length, or the index */
 };
 
 struct dec {
-    struct otus_arena *arena; /* borrowed; receives the result */
-    struct otus_buf *err;     /* borrowed, MAY be NULL */
-    int depth;                /* JSON containers entered */
-    int npath;                /* segments in path */
-    bool marked;              /* long integer literals were rewritten (see the top) */
+    struct otus_arena *arena;   /* borrowed; receives the result */
+    struct otus_arena *scratch; /* borrowed; holds the parse tree and passing copies */
+    struct otus_buf *err;       /* borrowed, MAY be NULL */
+    int depth;                  /* JSON containers entered */
+    int npath;                  /* segments in path */
     struct path_seg path[OTUS_OTLP_JSON_MAX_DEPTH + 1];
+    struct message_keys keys[MESSAGE_KEY_SLOTS]; /* of each message type met so far */
 };
 
 /* Appends text to the error message with anything but printable ASCII replaced, so
@@ -194,6 +210,14 @@ static int fail_arena(struct dec *d)
     return fail(d, OTUS_ERR_TOO_BIG, "the decoded request exceeds its memory limit");
 }
 
+/* The scratch arena is sized for the worst the input can need; the system's memory
+ * ran out. */
+static int fail_scratch(struct dec *d)
+{
+    d->npath = 0;
+    return fail(d, OTUS_ERR_NOMEM, "out of memory while decoding");
+}
+
 static void path_push(struct dec *d, const char *key, size_t n)
 {
     assert(d->npath < (int)(sizeof(d->path) / sizeof(d->path[0])));
@@ -214,30 +238,26 @@ static int enter(struct dec *d)
 
 /* ---- decoding: scalars ------------------------------------------------------------- */
 
-/* The text of a string value, or NULL when v is not a string. In a rewritten document
- * (d->marked) a string holding U+0000 is a rewritten number literal, not a string. */
-static const char *string_of(const struct dec *d, json_t *v, size_t *n)
+/* The text of a string value, or NULL when v is not a string. */
+static const char *string_of(const struct otus_json_node *v, size_t *n)
 {
-    if (!json_is_string(v))
+    if (v->kind != OTUS_JSON_STRING)
         return NULL;
-    const char *s = json_string_value(v);
-    *n = json_string_length(v);
-    if (d->marked && memchr(s, '\0', *n))
-        return NULL;
-    return s;
+    *n = v->len;
+    return v->u.str;
 }
 
 enum num_kind {
     NUM_NONE,     /* not a number */
-    NUM_INT,      /* a JSON integer jansson holds: i */
+    NUM_INT,      /* a JSON integer within a long long: i */
     NUM_REAL,     /* a JSON real, or "NaN"/"Infinity"/"-Infinity": r */
-    NUM_TEXT_INT, /* an integer's text (from a string or a rewritten literal): s, n */
+    NUM_TEXT_INT, /* an integer's text (from a string or a longer literal): s, n */
     NUM_TEXT_REAL /* a JSON number's text with a fraction or exponent: s, n */
 };
 
 struct num {
     enum num_kind kind;
-    json_int_t i;
+    long long i;
     double r;
     const char *s;
     size_t n;
@@ -279,48 +299,6 @@ static size_t number_span(const char *s, size_t n, bool *integer)
     return i;
 }
 
-/* Classifies v as a number in any of the forms proto3's JSON allows. */
-static void read_number(const struct dec *d, json_t *v, struct num *out)
-{
-    out->kind = NUM_NONE;
-    if (json_is_integer(v)) {
-        out->kind = NUM_INT;
-        out->i = json_integer_value(v);
-        return;
-    }
-    if (json_is_real(v)) {
-        out->kind = NUM_REAL;
-        out->r = json_real_value(v);
-        return;
-    }
-    if (!json_is_string(v))
-        return;
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    if (d->marked && n > 0 && s[0] == '\0') {
-        s++;
-        n--;
-    } else if (n == 3 && memcmp(s, "NaN", 3) == 0) {
-        out->kind = NUM_REAL;
-        out->r = NAN;
-        return;
-    } else if (n == 8 && memcmp(s, "Infinity", 8) == 0) {
-        out->kind = NUM_REAL;
-        out->r = INFINITY;
-        return;
-    } else if (n == 9 && memcmp(s, "-Infinity", 9) == 0) {
-        out->kind = NUM_REAL;
-        out->r = -INFINITY;
-        return;
-    }
-    bool integer;
-    if (n == 0 || number_span(s, n, &integer) != n)
-        return;
-    out->kind = integer ? NUM_TEXT_INT : NUM_TEXT_REAL;
-    out->s = s;
-    out->n = n;
-}
-
 /* Sign and magnitude of an integer's text (-?[0-9]+); false when the magnitude does
  * not fit in 64 bits. */
 static bool text_to_magnitude(const char *s, size_t n, bool *neg, uint64_t *mag)
@@ -331,36 +309,90 @@ static bool text_to_magnitude(const char *s, size_t n, bool *neg, uint64_t *mag)
         i++;
     uint64_t m = 0;
     for (; i < n; i++) {
-        unsigned digit = (unsigned)(s[i] - '0');
-        if (m > (UINT64_MAX - digit) / 10)
+        if (__builtin_mul_overflow(m, 10, &m) ||
+            __builtin_add_overflow(m, (uint64_t)(s[i] - '0'), &m))
             return false;
-        m = m * 10 + digit;
     }
     *mag = m;
     return true;
 }
 
-/* Converts a JSON number's text to a double as jansson does: with strtod, after
- * putting the locale's decimal point in place of '.'. A value beyond double's range
- * becomes an infinity. 0 or an arena failure. */
+/* Converts a JSON number's text to a double with strtod, after putting the locale's
+ * decimal point in place of '.'. A value beyond double's range becomes an infinity.
+ * 0 or a scratch failure. */
 static int text_to_double(struct dec *d, const char *s, size_t n, double *out)
 {
-    char *copy = otus_arena_strndup(d->arena, s, n);
+    char local[64];
+    char *copy = n < sizeof(local) ? local : otus_arena_alloc(d->scratch, n + 1);
     if (!copy)
-        return fail_arena(d);
+        return fail_scratch(d);
+    memcpy(copy, s, n);
+    copy[n] = '\0';
     const char *point = localeconv()->decimal_point;
-    char *dot = strchr(copy, '.');
+    char *dot = memchr(copy, '.', n);
     if (dot && point && point[0] && point[0] != '.')
         *dot = point[0];
     *out = strtod(copy, NULL);
     return 0;
 }
 
+/* Classifies v as a number in any of the forms proto3's JSON allows. A JSON integer
+ * within a long long is NUM_INT, so that it converts to a double as an integer (-0 is
+ * 0); a longer one keeps its text. 0 or a scratch failure. */
+static int read_number(struct dec *d, const struct otus_json_node *v, struct num *out)
+{
+    out->kind = NUM_NONE;
+    if (v->kind == OTUS_JSON_NUMBER) {
+        if (!(v->flags & OTUS_JSON_INTEGER)) {
+            out->kind = NUM_REAL;
+            return text_to_double(d, v->u.str, v->len, &out->r);
+        }
+        bool neg;
+        uint64_t mag;
+        if (text_to_magnitude(v->u.str, v->len, &neg, &mag) &&
+            mag <= (uint64_t)LLONG_MAX + (neg ? 1 : 0)) {
+            out->kind = NUM_INT;
+            out->i = neg ? (long long)(0 - mag) : (long long)mag;
+            return 0;
+        }
+        out->kind = NUM_TEXT_INT;
+        out->s = v->u.str;
+        out->n = v->len;
+        return 0;
+    }
+    if (v->kind != OTUS_JSON_STRING)
+        return 0;
+    const char *s = v->u.str;
+    size_t n = v->len;
+    if (n == 3 && memcmp(s, "NaN", 3) == 0) {
+        out->kind = NUM_REAL;
+        out->r = NAN;
+        return 0;
+    } else if (n == 8 && memcmp(s, "Infinity", 8) == 0) {
+        out->kind = NUM_REAL;
+        out->r = INFINITY;
+        return 0;
+    } else if (n == 9 && memcmp(s, "-Infinity", 9) == 0) {
+        out->kind = NUM_REAL;
+        out->r = -INFINITY;
+        return 0;
+    }
+    bool integer;
+    if (n == 0 || number_span(s, n, &integer) != n)
+        return 0;
+    out->kind = integer ? NUM_TEXT_INT : NUM_TEXT_REAL;
+    out->s = s;
+    out->n = n;
+    return 0;
+}
+
 /* A number for a field of a floating-point type. */
-static int get_double(struct dec *d, json_t *v, double *out)
+static int get_double(struct dec *d, const struct otus_json_node *v, double *out)
 {
     struct num num;
-    read_number(d, v, &num);
+    int rc = read_number(d, v, &num);
+    if (rc)
+        return rc;
     switch (num.kind) {
     case NUM_INT:
         *out = (double)num.i;
@@ -369,12 +401,11 @@ static int get_double(struct dec *d, json_t *v, double *out)
         *out = num.r;
         return 0;
     case NUM_TEXT_INT:
-    case NUM_TEXT_REAL: {
-        int rc = text_to_double(d, num.s, num.n, out);
+    case NUM_TEXT_REAL:
+        rc = text_to_double(d, num.s, num.n, out);
         if (!rc && isinf(*out))
             rc = fail(d, OTUS_ERR_PARSE, "out of range for double");
         return rc;
-    }
     case NUM_NONE:
         break;
     }
@@ -386,10 +417,13 @@ static int get_double(struct dec *d, json_t *v, double *out)
  * numeric strings, exponent forms that denote an integer). *fits is false when the
  * magnitude is beyond 64 bits, which every caller reports as out of range.
  */
-static int get_integer(struct dec *d, json_t *v, bool *neg, uint64_t *mag, bool *fits)
+static int get_integer(struct dec *d, const struct otus_json_node *v, bool *neg, uint64_t *mag,
+                       bool *fits)
 {
     struct num num;
-    read_number(d, v, &num);
+    int rc = read_number(d, v, &num);
+    if (rc)
+        return rc;
     *fits = true;
     double r;
     switch (num.kind) {
@@ -400,8 +434,8 @@ static int get_integer(struct dec *d, json_t *v, bool *neg, uint64_t *mag, bool 
     case NUM_TEXT_INT:
         *fits = text_to_magnitude(num.s, num.n, neg, mag);
         return 0;
-    case NUM_TEXT_REAL: {
-        int rc = text_to_double(d, num.s, num.n, &r);
+    case NUM_TEXT_REAL:
+        rc = text_to_double(d, num.s, num.n, &r);
         if (rc)
             return rc;
         if (isinf(r)) {
@@ -409,7 +443,6 @@ static int get_integer(struct dec *d, json_t *v, bool *neg, uint64_t *mag, bool 
             return 0;
         }
         break;
-    }
     case NUM_REAL:
         r = num.r;
         break;
@@ -430,8 +463,8 @@ static int get_integer(struct dec *d, json_t *v, bool *neg, uint64_t *mag, bool 
 }
 
 /* A signed integer within [min, max]. */
-static int get_signed(struct dec *d, json_t *v, int64_t min, int64_t max, const char *type,
-                      int64_t *out)
+static int get_signed(struct dec *d, const struct otus_json_node *v, int64_t min, int64_t max,
+                      const char *type, int64_t *out)
 {
     bool neg, fits;
     uint64_t mag = 0;
@@ -451,7 +484,8 @@ static int get_signed(struct dec *d, json_t *v, int64_t min, int64_t max, const 
 }
 
 /* An unsigned integer within [0, max]. */
-static int get_unsigned(struct dec *d, json_t *v, uint64_t max, const char *type, uint64_t *out)
+static int get_unsigned(struct dec *d, const struct otus_json_node *v, uint64_t max,
+                        const char *type, uint64_t *out)
 {
     bool neg, fits;
     uint64_t mag = 0;
@@ -465,19 +499,27 @@ static int get_unsigned(struct dec *d, json_t *v, uint64_t max, const char *type
 }
 
 /* An enum: its number (any int32, as proto3 enums are open) or one of its names. */
-static int get_enum(struct dec *d, const ProtobufCFieldDescriptor *f, json_t *v, int32_t *out)
+static int get_enum(struct dec *d, const ProtobufCFieldDescriptor *f,
+                    const struct otus_json_node *v, int32_t *out)
 {
     const ProtobufCEnumDescriptor *ed = f->descriptor;
     size_t n;
-    const char *s = string_of(d, v, &n);
+    const char *s = string_of(v, &n);
     if (s) {
-        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(ed, s);
+        /* Value names are short C identifiers; a longer string names none. */
+        char name[128];
+        const ProtobufCEnumValue *ev = NULL;
+        if (n < sizeof(name)) {
+            memcpy(name, s, n);
+            name[n] = '\0';
+            ev = protobuf_c_enum_descriptor_get_value_by_name(ed, name);
+        }
         if (!ev)
             return fail(d, OTUS_ERR_PARSE, "not a value name of %s", ed->short_name);
         *out = ev->value;
         return 0;
     }
-    if (!json_is_number(v) && !json_is_string(v))
+    if (v->kind != OTUS_JSON_NUMBER)
         return fail(d, OTUS_ERR_PARSE, "expected an integer or a value name of %s", ed->short_name);
     int64_t x;
     int rc = get_signed(d, v, INT32_MIN, INT32_MAX, "an enum", &x);
@@ -488,10 +530,11 @@ static int get_enum(struct dec *d, const ProtobufCFieldDescriptor *f, json_t *v,
 }
 
 /* A hex ID of exactly want bytes, or "" for none. */
-static int get_id(struct dec *d, json_t *v, size_t want, ProtobufCBinaryData *out)
+static int get_id(struct dec *d, const struct otus_json_node *v, size_t want,
+                  ProtobufCBinaryData *out)
 {
     size_t n;
-    const char *s = string_of(d, v, &n);
+    const char *s = string_of(v, &n);
     if (s && n == 0) {
         out->len = 0;
         out->data = NULL;
@@ -533,10 +576,10 @@ static int b64_digit(unsigned char c)
 }
 
 /* Bytes in base64, standard or URL-safe (not both in one value), padded or not. */
-static int get_base64(struct dec *d, json_t *v, ProtobufCBinaryData *out)
+static int get_base64(struct dec *d, const struct otus_json_node *v, ProtobufCBinaryData *out)
 {
     size_t n;
-    const char *s = string_of(d, v, &n);
+    const char *s = string_of(v, &n);
     if (!s)
         return fail(d, OTUS_ERR_PARSE, "expected a base64 string");
     size_t pad = 0;
@@ -586,8 +629,8 @@ static int get_base64(struct dec *d, json_t *v, ProtobufCBinaryData *out)
 
 /* ---- decoding: messages -------------------------------------------------------------- */
 
-static int dec_message(struct dec *d, const ProtobufCMessageDescriptor *desc, json_t *obj,
-                       ProtobufCMessage *msg);
+static int dec_message(struct dec *d, const ProtobufCMessageDescriptor *desc,
+                       const struct otus_json_node *obj, ProtobufCMessage *msg);
 
 /*
  * Decodes one value of field f into member. An empty string gets its own copy when
@@ -595,8 +638,8 @@ static int dec_message(struct dec *d, const ProtobufCMessageDescriptor *desc, js
  * always copies) and is the field's default otherwise (as unpack leaves a plain field
  * that proto3 does not write when empty).
  */
-static int dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, json_t *v, void *member,
-                     bool own_empty)
+static int dec_value(struct dec *d, const ProtobufCFieldDescriptor *f,
+                     const struct otus_json_node *v, void *member, bool own_empty)
 {
     int rc = 0;
     int64_t i64;
@@ -605,7 +648,7 @@ static int dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, json_t *v
     switch (f->type) {
     case PROTOBUF_C_TYPE_MESSAGE: {
         const ProtobufCMessageDescriptor *sub = f->descriptor;
-        if (!json_is_object(v))
+        if (v->kind != OTUS_JSON_OBJECT)
             return fail(d, OTUS_ERR_PARSE, "expected an object");
         ProtobufCMessage *m = dec_alloc(d, sub->sizeof_message);
         if (!m)
@@ -617,7 +660,7 @@ static int dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, json_t *v
     }
     case PROTOBUF_C_TYPE_STRING: {
         size_t n;
-        const char *s = string_of(d, v, &n);
+        const char *s = string_of(v, &n);
         if (!s)
             return fail(d, OTUS_ERR_PARSE, "expected a string");
         if (n == 0 && !own_empty && f->default_value) {
@@ -636,9 +679,9 @@ static int dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, json_t *v
         break;
     }
     case PROTOBUF_C_TYPE_BOOL:
-        if (!json_is_boolean(v))
+        if (v->kind != OTUS_JSON_TRUE && v->kind != OTUS_JSON_FALSE)
             return fail(d, OTUS_ERR_PARSE, "expected true or false");
-        *(protobuf_c_boolean *)member = json_is_true(v);
+        *(protobuf_c_boolean *)member = v->kind == OTUS_JSON_TRUE;
         break;
     case PROTOBUF_C_TYPE_ENUM:
         rc = get_enum(d, f, v, member);
@@ -686,15 +729,15 @@ static int dec_value(struct dec *d, const ProtobufCFieldDescriptor *f, json_t *v
 }
 
 /* A repeated field: a JSON array whose elements are decoded into one new array. */
-static int dec_repeated(struct dec *d, const ProtobufCFieldDescriptor *f, json_t *arr,
-                        ProtobufCMessage *msg)
+static int dec_repeated(struct dec *d, const ProtobufCFieldDescriptor *f,
+                        const struct otus_json_node *arr, ProtobufCMessage *msg)
 {
-    if (!json_is_array(arr))
+    if (arr->kind != OTUS_JSON_ARRAY)
         return fail(d, OTUS_ERR_PARSE, "expected an array");
     int rc = enter(d);
     if (rc)
         return rc;
-    size_t n = json_array_size(arr);
+    size_t n = arr->len;
     size_t size = element_size(f->type);
     assert(size > 0);
     char *items = NULL;
@@ -705,7 +748,7 @@ static int dec_repeated(struct dec *d, const ProtobufCFieldDescriptor *f, json_t
     }
     for (size_t i = 0; i < n; i++) {
         path_push(d, NULL, i);
-        rc = dec_value(d, f, json_array_get(arr, i), items + i * size, true);
+        rc = dec_value(d, f, &arr->u.items[i], items + i * size, true);
         if (rc)
             return rc;
         d->npath--;
@@ -716,33 +759,10 @@ static int dec_repeated(struct dec *d, const ProtobufCFieldDescriptor *f, json_t
     return 0;
 }
 
-/* Whether a JSON key names proto field name: the exact snake_case name, or (for a key
- * without '_') its lowerCamelCase form, compared without building it. */
-static bool key_matches(const char *name, const char *key, size_t n, bool snake)
-{
-    if (snake)
-        return strncmp(name, key, n) == 0 && name[n] == '\0';
-    size_t i = 0;
-    for (const char *p = name; *p; p++) {
-        char c = *p;
-        if (c == '_') {
-            c = *++p;
-            if (c == '\0')
-                return false;
-            if (c >= 'a' && c <= 'z')
-                c = (char)(c - 'a' + 'A');
-        }
-        if (i == n || key[i] != c)
-            return false;
-        i++;
-    }
-    return i == n;
-}
-
 /* A singular field; a oneof member also sets its case, after checking that no other
  * member of the oneof was given. */
-static int dec_singular(struct dec *d, const ProtobufCFieldDescriptor *f, json_t *v,
-                        ProtobufCMessage *msg)
+static int dec_singular(struct dec *d, const ProtobufCFieldDescriptor *f,
+                        const struct otus_json_node *v, ProtobufCMessage *msg)
 {
     char *base = (char *)msg;
     if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
@@ -761,8 +781,93 @@ static int dec_singular(struct dec *d, const ProtobufCFieldDescriptor *f, json_t
     return rc;
 }
 
-static int dec_message(struct dec *d, const ProtobufCMessageDescriptor *desc, json_t *obj,
-                       ProtobufCMessage *msg)
+/* The camelCase key of name (each '_' dropped, the character after it upper-cased)
+ * into out (strlen(name) + 1 bytes); false when there is none (a name ending in '_')
+ * or when it holds a '_' (a name with "__"), as a key with a '_' is snake_case. */
+static bool camel_key(const char *name, char *out, size_t *len)
+{
+    size_t i = 0;
+    for (const char *p = name; *p; p++) {
+        char c = *p;
+        if (c == '_') {
+            c = *++p;
+            if (c == '\0')
+                return false;
+            if (c >= 'a' && c <= 'z')
+                c = (char)(c - 'a' + 'A');
+        }
+        out[i++] = c;
+    }
+    out[i] = '\0';
+    *len = i;
+    return memchr(out, '_', i) == NULL;
+}
+
+/* Builds the field_keys of desc in the scratch arena; NULL when it is out of memory. */
+static struct field_keys *build_keys(struct dec *d, const ProtobufCMessageDescriptor *desc)
+{
+    struct field_keys *keys = otus_arena_alloc(d->scratch, desc->n_fields * sizeof(*keys) + 1);
+    if (!keys)
+        return NULL;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const char *name = desc->fields[i].name;
+        size_t n = strlen(name);
+        char *camel = otus_arena_alloc(d->scratch, n + 1);
+        if (!camel)
+            return NULL;
+        struct field_keys *k = &keys[i];
+        k->camel = camel_key(name, camel, &k->camel_len) ? camel : NULL;
+        k->snake = memchr(name, '_', n) ? name : NULL;
+        k->snake_len = n;
+        if (!k->camel)
+            k->camel_len = 0;
+    }
+    return keys;
+}
+
+/* The field_keys of desc, from this call's slots or built now; NULL when out of
+ * memory. */
+static struct field_keys *message_keys(struct dec *d, const ProtobufCMessageDescriptor *desc)
+{
+    unsigned slot = (unsigned)((uintptr_t)desc >> 4) % MESSAGE_KEY_SLOTS;
+    for (unsigned tried = 0; tried < MESSAGE_KEY_SLOTS; tried++) {
+        struct message_keys *mk = &d->keys[slot];
+        if (mk->desc == desc)
+            return mk->fields;
+        if (!mk->desc) {
+            mk->fields = build_keys(d, desc);
+            if (mk->fields)
+                mk->desc = desc;
+            return mk->fields;
+        }
+        slot = (slot + 1) % MESSAGE_KEY_SLOTS;
+    }
+    return build_keys(d, desc); /* every slot taken: unreachable with OTLP's messages */
+}
+
+/*
+ * The index of the field that the key names, or n (the number of fields) for none. At
+ * most one field can match (protoc refuses fields whose JSON names collide), so the
+ * search may start anywhere: it starts after the field matched last, as keys mostly
+ * come in field order.
+ */
+static unsigned find_field(const struct field_keys *keys, unsigned n, const char *key, size_t klen,
+                           unsigned hint)
+{
+    unsigned idx = hint < n ? hint : 0;
+    for (unsigned tried = 0; tried < n; tried++) {
+        const struct field_keys *k = &keys[idx];
+        if ((k->camel_len == klen && k->camel && memcmp(k->camel, key, klen) == 0) ||
+            (k->snake_len == klen && k->snake && memcmp(k->snake, key, klen) == 0))
+            return idx;
+        if (++idx == n)
+            idx = 0;
+    }
+    return n;
+}
+
+static int dec_message(struct dec *d, const ProtobufCMessageDescriptor *desc,
+                       const struct otus_json_node *obj, ProtobufCMessage *msg)
 {
     int rc = enter(d);
     if (rc)
@@ -770,20 +875,19 @@ static int dec_message(struct dec *d, const ProtobufCMessageDescriptor *desc, js
     /* Proto3 only (no has_* quantifiers), and few enough fields for one mask. */
     assert(desc->n_fields <= 64);
     uint64_t seen = 0;
-    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
-        const char *key = json_object_iter_key(it);
-        size_t klen = json_object_iter_key_len(it);
-        bool snake = memchr(key, '_', klen) != NULL;
-        const ProtobufCFieldDescriptor *f = NULL;
-        unsigned idx;
-        for (idx = 0; idx < desc->n_fields; idx++) {
-            if (key_matches(desc->fields[idx].name, key, klen, snake)) {
-                f = &desc->fields[idx];
-                break;
-            }
-        }
-        if (!f)
+    unsigned hint = 0;
+    const struct field_keys *keys = obj->len ? message_keys(d, desc) : NULL;
+    if (obj->len && !keys)
+        return fail_scratch(d);
+    for (uint32_t m = 0; m < obj->len; m++) {
+        const struct otus_json_member *mem = &obj->u.members[m];
+        const char *key = mem->key.u.str;
+        size_t klen = mem->key.len;
+        unsigned idx = find_field(keys, desc->n_fields, key, klen, hint);
+        if (idx == desc->n_fields)
             continue; /* unknown fields are ignored */
+        hint = idx + 1;
+        const ProtobufCFieldDescriptor *f = &desc->fields[idx];
         assert(f->label == PROTOBUF_C_LABEL_NONE || f->label == PROTOBUF_C_LABEL_REPEATED);
         path_push(d, key, klen);
         if (seen & (uint64_t)1 << idx) {
@@ -793,8 +897,8 @@ static int dec_message(struct dec *d, const ProtobufCMessageDescriptor *desc, js
             goto out;
         }
         seen |= (uint64_t)1 << idx;
-        json_t *v = json_object_iter_value(it);
-        if (!json_is_null(v)) {
+        const struct otus_json_node *v = &mem->value;
+        if (v->kind != OTUS_JSON_NULL) {
             if (f->label == PROTOBUF_C_LABEL_REPEATED)
                 rc = dec_repeated(d, f, v, msg);
             else
@@ -809,116 +913,42 @@ out:
     return rc;
 }
 
-/* ---- decoding: long integer literals ------------------------------------------------- */
+/* ---- decoding: the document ------------------------------------------------------------ */
 
-/* Whether the integer literal s[0..n) (-?[0-9]+) is beyond jansson's long long. */
-static bool literal_too_long(const char *s, size_t n)
+/* The parse tree takes at most 16 bytes per input byte (json_parse.h); the scratch
+ * arena also holds copies of long number texts, so its maximum leaves room above
+ * what any input of the length needs. */
+static size_t scratch_max(size_t len)
 {
-    bool neg;
-    uint64_t mag;
-    if (!text_to_magnitude(s, n, &neg, &mag))
-        return true;
-    return neg ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX;
+    return len <= (SIZE_MAX - (1u << 20)) / 24 ? len * 24 + (1u << 20) : SIZE_MAX;
 }
 
-/*
- * Copies the JSON text s[0..n) to out (when not NULL), turning every integer literal
- * outside strings that is beyond a long long into "\u0000<literal>". Returns how many
- * literals it turned, or -1 when a string holds an escaped U+0000. *outn: the length
- * of the copy.
- */
-static long rewrite_literals(const char *s, size_t n, char *out, size_t *outn)
+static int parse(struct dec *d, const char *json, size_t len, const struct otus_json_node **root)
 {
-    static const char mark[] = "\"\\u0000";
-    size_t o = 0;
-    long turned = 0;
-    size_t i = 0;
-    while (i < n) {
-        size_t end = i + 1;
-        if (s[i] == '"') {
-            while (end < n && s[end] != '"') {
-                if (s[end] == '\\') {
-                    if (end + 6 <= n && memcmp(s + end + 1, "u0000", 5) == 0)
-                        return -1;
-                    end++;
-                }
-                end++;
-            }
-            end = end < n ? end + 1 : n;
-        } else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
-            bool integer;
-            size_t span = number_span(s + i, n - i, &integer);
-            if (span && integer && literal_too_long(s + i, span)) {
-                if (out) {
-                    memcpy(out + o, mark, sizeof(mark) - 1);
-                    memcpy(out + o + sizeof(mark) - 1, s + i, span);
-                    out[o + sizeof(mark) - 1 + span] = '"';
-                }
-                o += sizeof(mark) + span;
-                turned++;
-                i += span;
-                continue;
-            }
-            end = i + (span ? span : 1);
-        }
-        if (out)
-            memcpy(out + o, s + i, end - i);
-        o += end - i;
-        i = end;
-    }
-    *outn = o;
-    return turned;
-}
-
-static int fail_json(struct dec *d, const json_error_t *jerr, bool rewritten)
-{
-    int status =
-        json_error_code(jerr) == json_error_out_of_memory ? OTUS_ERR_NOMEM : OTUS_ERR_PARSE;
-    fail(d, status, "invalid JSON at line %d", jerr->line);
-    if (d->err) {
-        /* Columns of a rewritten copy are not the input's; lines are. */
-        if (!rewritten)
-            otus_buf_printf(d->err, ", column %d", jerr->column);
-        otus_buf_append_str(d->err, ": ");
-        /* jansson's own words for this one name its API flag. */
-        if (json_error_code(jerr) == json_error_null_character)
-            otus_buf_append_str(d->err, "strings may not contain \\u0000");
-        else
-            err_append_clean(d->err, jerr->text, strnlen(jerr->text, sizeof(jerr->text)));
-    }
-    return status;
-}
-
-/* Parses the document, rewriting long integer literals when jansson refuses them. */
-static int parse(struct dec *d, const char *json, size_t len, json_t **root)
-{
-    const size_t flags = JSON_DECODE_ANY | JSON_REJECT_DUPLICATES;
-    json_error_t jerr;
-    *root = json_loadb(json, len, flags, &jerr);
-    if (*root)
+    struct otus_json_parse_error jerr;
+    int rc = otus_json_parse(json, len, d->scratch, root, &jerr);
+    if (rc == 0)
         return 0;
-    if (json_error_code(&jerr) != json_error_numeric_overflow)
-        return fail_json(d, &jerr, false);
-    size_t n;
-    long turned = rewrite_literals(json, len, NULL, &n);
-    if (turned <= 0)
-        return fail_json(d, &jerr, false); /* a real number overflow, or U+0000 inside */
-    char *copy = dec_alloc(d, n);
-    if (!copy)
-        return fail_arena(d);
-    rewrite_literals(json, len, copy, &n);
-    d->marked = true;
-    *root = json_loadb(copy, n, flags | JSON_ALLOW_NUL, &jerr);
-    if (!*root)
-        return fail_json(d, &jerr, true);
-    return 0;
+    if (rc != OTUS_ERR_PARSE) {
+        d->npath = 0;
+        if (len > OTUS_JSON_PARSE_MAX_LEN)
+            return fail(d, OTUS_ERR_TOO_BIG, "the request is larger than the JSON parser takes");
+        return fail_scratch(d);
+    }
+    fail(d, OTUS_ERR_PARSE, "invalid JSON at line %d, column %d: ", jerr.line, jerr.column);
+    if (d->err)
+        err_append_clean(d->err, jerr.text, strnlen(jerr.text, sizeof(jerr.text)));
+    return OTUS_ERR_PARSE;
 }
 
 int otus_otlp_json_decode(enum otus_signal signal, const char *json, size_t len,
                           struct otus_arena *arena, ProtobufCMessage **out, struct otus_buf *err)
 {
-    struct dec d = {.arena = arena, .err = err};
-    json_t *root = NULL;
+    struct otus_arena scratch;
+    size_t chunk = len < 1u << 19 ? len * 2 + 4096 : 1u << 20;
+    otus_arena_init(&scratch, chunk, scratch_max(len));
+    struct dec d = {.arena = arena, .scratch = &scratch, .err = err};
+    const struct otus_json_node *root = NULL;
     int rc;
     *out = NULL;
     if (err)
@@ -931,7 +961,7 @@ int otus_otlp_json_decode(enum otus_signal signal, const char *json, size_t len,
     rc = parse(&d, json, len, &root);
     if (rc)
         goto out;
-    if (!json_is_object(root)) {
+    if (root->kind != OTUS_JSON_OBJECT) {
         rc = fail(&d, OTUS_ERR_PARSE, "expected a JSON object at the top level");
         goto out;
     }
@@ -946,7 +976,7 @@ int otus_otlp_json_decode(enum otus_signal signal, const char *json, size_t len,
         goto out;
     *out = msg;
 out:
-    json_decref(root);
+    otus_arena_destroy(&scratch);
     return rc;
 }
 

@@ -27,8 +27,8 @@
  *
  * Nesting is limited to OTUS_OTLP_JSON_MAX_DEPTH JSON objects and arrays along any
  * path through the known fields, the same limit the JSON writer has, so whatever
- * decodes can be encoded again. Integer literals beyond jansson's long long (uint64
- * values above 2^63-1, or doubles written as long integers) are handled too.
+ * decodes can be encoded again. Integer literals of any length (uint64 values above
+ * 2^63-1, or doubles written as long integers) are read exactly.
  *
  * Threading: the functions keep no state; calls on different arenas and buffers may
  * run concurrently.
@@ -58,8 +58,8 @@
  * On success *out points at the request (an otus_traces_req, otus_metrics_req or
  * otus_logs_req, see batch.h), valid until the arena is reset or destroyed. Fields not
  * in the input hold what protobuf-c's unpack gives them: 0, NULL, n_* = 0 and
- * protobuf_c_empty_string for strings. Nothing else is allocated but jansson's parse
- * tree, which is freed before returning.
+ * protobuf_c_empty_string for strings. Nothing else is allocated but the parse tree
+ * (common/json_parse.h) in an arena of its own, freed before returning.
  *
  * err (borrowed, MAY be NULL) is emptied and, on failure, receives a short English
  * message that names the place of the fault as a path of the keys as written, e.g.
@@ -72,7 +72,7 @@
  *                     twice, two members of one oneof, or nesting deeper than
  *                     OTUS_OTLP_JSON_MAX_DEPTH;
  *   OTUS_ERR_TOO_BIG  the arena reached its maximum (or the system's memory ran out);
- *   OTUS_ERR_NOMEM    jansson could not allocate its parse tree;
+ *   OTUS_ERR_NOMEM    the parse tree could not be allocated;
  *   OTUS_ERR_INVALID  signal is not one of enum otus_signal.
  * On failure *out is NULL; what was allocated stays in the arena until its reset.
  */

@@ -2255,6 +2255,10 @@ static void malformed_inputs(void **state)
         otus_otlp_json_decode((enum otus_signal)9, "{}", 2, &dec_arena, &out, &err_buf),
         OTUS_ERR_INVALID);
     assert_buf_eq(&err_buf, "unknown signal 9");
+    /* an empty body may come without a buffer at all */
+    assert_int_equal(otus_otlp_json_decode(OTUS_SIGNAL_LOGS, NULL, 0, &dec_arena, &out, &err_buf),
+                     OTUS_ERR_PARSE);
+    assert_buf_eq(&err_buf, "invalid JSON at line 1, column 0: unexpected token near end of file");
 }
 
 /* Integer literals beyond a long long are numbers where numbers may stand, and refused
@@ -2291,17 +2295,23 @@ static void long_integer_literals(void **state)
              BODY_PATH ".bytesValue", "expected a base64 string");
     /* ignored where unknown */
     span(JSON("future" : [ 99999999999999999999, -99999999999999999999 ], "name" : "x"));
-    /* with an escaped U+0000 in the document jansson's refusal stands */
+    /* a long literal beside an escaped U+0000: the string is what is refused */
     char *json = wrap(span_fmt, JSON("flags" : 99999999999999999999, "name" : "\u0000"));
     ProtobufCMessage *out;
     assert_int_equal(
         otus_otlp_json_decode(OTUS_SIGNAL_TRACES, json, strlen(json), &dec_arena, &out, &err_buf),
         OTUS_ERR_PARSE);
-    assert_non_null(strstr(err_buf.data, "too big integer"));
+    assert_non_null(strstr(err_buf.data, ": strings may not contain \\u0000"));
     free(json);
-    /* a syntax error after a long literal: the line is right, the column is left out */
+    /* a syntax error after a long literal: line and column of the input */
     decode_fails(OTUS_SIGNAL_TRACES, "{\"a\":99999999999999999999,\n\"b\":}", OTUS_ERR_PARSE,
-                 "invalid JSON at line 2: unexpected token near '}'");
+                 "invalid JSON at line 2, column 5: unexpected token near '}'");
+    /* literals of any length, in unknown fields and as doubles */
+    span(JSON("future" : 123456789012345678901234567890123456789012345678901234567890));
+    AnyValue *v = body(JSON({"doubleValue" : -0}));
+    assert_true(v->double_value == 0 && !signbit(v->double_value));
+    v = body(JSON({"doubleValue" : "-0"}));
+    assert_true(v->double_value == 0 && signbit(v->double_value));
 }
 
 static void depth_limit(void **state)
