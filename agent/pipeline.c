@@ -126,19 +126,9 @@ static int xinst_metrics(struct xinst *x)
     return 0;
 }
 
-/* Another live instance has this name (a replacement during reload). */
-static int name_shared(struct xinst *x)
-{
-    for (struct xinst *o = x->p->all; o; o = o->next)
-        if (o != x && strcmp(o->name, x->name) == 0)
-            return 1;
-    return 0;
-}
-
+/* Series are reference-counted: a replacement holding the same ones keeps them. */
 static void xinst_metrics_remove(struct xinst *x)
 {
-    if (name_shared(x))
-        return;
     otus_self_metrics_series_remove(x->m_accepted);
     otus_self_metrics_series_remove(x->m_sent);
     otus_self_metrics_series_remove(x->m_failed);

@@ -100,18 +100,19 @@ struct otus_metric_series *otus_self_metrics_series(struct otus_metric_family *f
                                                     const char *const *label_values)
 {
     for (struct otus_metric_series *s = f->series; s; s = s->next) {
-        if (f->nlabels == 0)
-            return s; /* a family without labels has one series */
-        size_t i = 0;
+        size_t i = 0; /* a family without labels has one series */
         while (i < f->nlabels && strcmp(s->labels[i], label_values[i]) == 0)
             i++;
-        if (i == f->nlabels)
+        if (i == f->nlabels) {
+            s->refs++;
             return s;
+        }
     }
     struct otus_metric_series *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->family = f;
+    s->refs = 1;
     for (size_t i = 0; i < f->nlabels; i++) {
         s->labels[i] = strdup(label_values[i]);
         if (!s->labels[i]) {
@@ -126,7 +127,7 @@ struct otus_metric_series *otus_self_metrics_series(struct otus_metric_family *f
 
 void otus_self_metrics_series_remove(struct otus_metric_series *s)
 {
-    if (!s)
+    if (!s || --s->refs > 0)
         return;
     struct otus_metric_family *f = s->family;
     struct otus_metric_series **pp = &f->series;

@@ -28,6 +28,7 @@ struct otus_metric_family;
 struct otus_metric_series {
     double value; /* counters only ever grow */
     /* private to self_metrics.c */
+    uint64_t refs; /* holders: every otus_self_metrics_series() call takes one */
     struct otus_metric_series *next;
     struct otus_metric_family *family;
     char *labels[OTUS_METRIC_MAX_LABELS]; /* values, owned */
@@ -49,14 +50,17 @@ struct otus_metric_family *otus_self_metrics_family(struct otus_self_metrics *m,
                                                     const char *const *label_names, size_t nlabels);
 
 /*
- * Returns the series with these label values (copied), creating it at 0. The pointer
- * stays valid until otus_self_metrics_series_remove() or destroy. NULL on out of
+ * Returns the series with these label values (copied), creating it at 0, and takes a
+ * reference to it: two holders of the same series (an exporter and its replacement
+ * during a reload) share it, and it goes when the last of them removes it. The
+ * pointer stays valid until the caller's otus_self_metrics_series_remove() or destroy.
+ * A caller that never removes may look a series up again and again. NULL on out of
  * memory.
  */
 struct otus_metric_series *otus_self_metrics_series(struct otus_metric_family *f,
                                                     const char *const *label_values);
 
-/* Removes a series (its exporter went away); accepts NULL. */
+/* Drops the caller's reference; the last one removes the series. Accepts NULL. */
 void otus_self_metrics_series_remove(struct otus_metric_series *s);
 
 /* Registers a callback run before each render. 0 or OTUS_ERR_NOMEM. */

@@ -38,57 +38,24 @@ static void collect(void *ctx)
             otus__otlp_breaker_note(x, (enum otus_signal)s);
 }
 
-/*
- * Every live instance, on the loop thread. A reload that changes an exporter's settings
- * creates the new instance before the old one goes, and both get the same metric series
- * (same name, same labels): the one that goes last removes them.
- */
-static struct otlp_exporter *live;
-
-static int name_shared(const struct otlp_exporter *x)
-{
-    for (const struct otlp_exporter *o = live; o; o = o->next_live)
-        if (o != x && strcmp(o->name, x->name) == 0)
-            return 1;
-    return 0;
-}
-
-/* Another live instance of the same name has a series for this endpoint too. */
-static int endpoint_shared(const struct otlp_exporter *x, int s)
-{
-    for (const struct otlp_exporter *o = live; o; o = o->next_live)
-        if (o != x && strcmp(o->name, x->name) == 0 && o->ep[s].url &&
-            strcmp(o->ep[s].url, x->ep[s].url) == 0)
-            return 1;
-    return 0;
-}
-
 static void exporter_free(struct otlp_exporter *x)
 {
-    for (struct otlp_exporter **pp = &live; *pp; pp = &(*pp)->next_live) {
-        if (*pp == x) {
-            *pp = x->next_live;
-            break;
-        }
-    }
     if (x->metrics)
         otus_self_metrics_off_collect(x->metrics, collect, x);
-    int shared = x->name && name_shared(x);
+    /* Series are reference-counted: a replacement during a reload keeps its own. */
     for (int s = 0; s < OTUS_SIGNAL_COUNT; s++) {
-        if (x->ep[s].url && !endpoint_shared(x, s)) {
+        if (x->ep[s].url) {
             otus_self_metrics_series_remove(x->ep[s].m_state);
             for (int k = 0; k < 3; k++)
                 otus_self_metrics_series_remove(x->ep[s].m_trans[k]);
         }
         free(x->ep[s].url);
     }
-    if (!shared) {
-        for (int i = 0; i < OC_COUNT; i++)
-            otus_self_metrics_series_remove(x->m_requests[i]);
-        otus_self_metrics_series_remove(x->m_retries);
-        otus_self_metrics_series_remove(x->m_bytes);
-        otus_self_metrics_series_remove(x->m_partial);
-    }
+    for (int i = 0; i < OC_COUNT; i++)
+        otus_self_metrics_series_remove(x->m_requests[i]);
+    otus_self_metrics_series_remove(x->m_retries);
+    otus_self_metrics_series_remove(x->m_bytes);
+    otus_self_metrics_series_remove(x->m_partial);
     while (x->free_ctx) {
         struct otlp_enc_ctx *c = x->free_ctx;
         x->free_ctx = c->next;
@@ -221,8 +188,6 @@ out:
         exporter_free(x);
         return rc;
     }
-    x->next_live = live;
-    live = x;
     *self = x;
     return 0;
 }

@@ -201,7 +201,6 @@ struct otlp_ratelimit {
 };
 
 struct otlp_exporter {
-    struct otlp_exporter *next_live; /* every instance created, see name_shared() */
     uv_loop_t *loop;
     const struct otlp_cfg *cfg;
     char *name;

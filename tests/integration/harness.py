@@ -146,3 +146,18 @@ class Agent:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+def read_ndjson(path):
+    """The complete lines of an NDJSON file that may be growing, parsed; a last line
+    still being written (no newline yet) is left for the next read."""
+    import json
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    end = data.rfind(b"\n")
+    if end < 0:
+        return []
+    return [json.loads(l) for l in data[:end].split(b"\n") if l]

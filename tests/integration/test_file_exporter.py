@@ -3,7 +3,7 @@
 import json
 import os
 
-from harness import free_port, wait_for
+from harness import free_port, read_ndjson, wait_for
 import otlp_data as od
 
 
@@ -40,7 +40,7 @@ def test_rotation_keeps_max_files(start_agent, tmp_path):
         for name in ("logs.ndjson.2", "logs.ndjson.1", "logs.ndjson"):
             p = out / name
             if p.exists():
-                seqs += [json.loads(l)["attributes"]["seq"] for l in p.read_text().splitlines() if l]
+                seqs += [d["attributes"]["seq"] for d in read_ndjson(p)]
         return seqs
     assert not (out / "logs.ndjson.3").exists()
     # Every file is whole lines; the newest records are in the current file, in order.
@@ -76,4 +76,4 @@ def test_default_path_is_under_data_dir(start_agent, tmp_path):
     a.wait_http(tel)
     assert od.send(otlp, "logs", od.logs_request(n=2))[0] == 200
     p = tmp_path / "data" / "export" / "logs.ndjson"
-    wait_for(lambda: p.exists() and len(p.read_text().splitlines()) == 2, what="documents")
+    wait_for(lambda: len(read_ndjson(p)) == 2, what="documents")

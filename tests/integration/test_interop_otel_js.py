@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from harness import BUILD, ROOT, free_port, wait_for
+from harness import BUILD, ROOT, free_port, read_ndjson, wait_for
 
 INTEROP_SRC = os.path.join(ROOT, "tests", "interop")
 INTEROP_DIR = os.path.join(BUILD, "interop")
@@ -37,9 +37,7 @@ def node_sdk():
 
 def read_lines(path, n):
     def have():
-        if not os.path.exists(path):
-            return None
-        lines = [json.loads(l) for l in open(path).read().splitlines() if l]
+        lines = read_ndjson(path)
         return lines if len(lines) >= n else None
     return wait_for(have, 15, what=f"{n} documents in {path}")
 
@@ -112,10 +110,7 @@ pipelines:
 
     # Metrics: every point with its value.
     def metric_docs():
-        p = f"{tmp_path}/out/metrics.ndjson"
-        if not os.path.exists(p):
-            return None
-        docs = [json.loads(l) for l in open(p).read().splitlines() if l]
+        docs = read_ndjson(f"{tmp_path}/out/metrics.ndjson")
         names = {d["name"] for d in docs}
         want = {"interop.requests", "interop.latency", "interop.queue", "interop.temperature"}
         return docs if want <= names else None

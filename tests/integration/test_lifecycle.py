@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 
-from harness import free_port, http, wait_for
+from harness import free_port, http, read_ndjson, wait_for
 import otlp_data as od
 
 
@@ -28,9 +28,7 @@ pipelines:
 
 
 def lines(path):
-    if not path.exists():
-        return []
-    return [json.loads(l) for l in path.read_text().splitlines() if l]
+    return read_ndjson(path)
 
 
 def test_sigterm_drains_queued_data(start_agent, tmp_path):

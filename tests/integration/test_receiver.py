@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from harness import free_port, read_response, wait_for
+from harness import free_port, read_ndjson, read_response, wait_for
 import otlp_data as od
 
 
@@ -40,14 +40,10 @@ def read_docs(tmp_path, signal, n, timeout=10):
     path = os.path.join(str(tmp_path), "out", f"{signal}.ndjson")
 
     def have():
-        if not os.path.exists(path):
-            return None
-        with open(path) as f:
-            lines = [l for l in f.read().split("\n") if l]
-        return lines if len(lines) >= n else None
+        docs = read_ndjson(path)
+        return docs if len(docs) >= n else None
 
-    lines = wait_for(have, timeout, what=f"{n} {signal} documents")
-    return [json.loads(l) for l in lines]
+    return wait_for(have, timeout, what=f"{n} {signal} documents")
 
 
 @pytest.fixture
