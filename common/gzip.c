@@ -4,6 +4,7 @@
 #include "common/gzip.h"
 
 #include <limits.h>
+#include <libdeflate.h>
 #include <string.h>
 
 #include <otus.h>
@@ -11,60 +12,36 @@
 int otus_deflater_init(struct otus_deflater *d, int level)
 {
     memset(d, 0, sizeof(*d));
+    if (level == Z_DEFAULT_COMPRESSION)
+        level = 6;
+    if (level < 0 || level > 12)
+        return OTUS_ERR_INVALID;
     d->level = level;
-    /* windowBits 15 + 16: a gzip wrapper instead of zlib's. memLevel 8 is zlib's default. */
-    if (deflateInit2(&d->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return OTUS_ERR_NOMEM;
-    d->ready = 1;
-    return 0;
+    d->c = libdeflate_alloc_compressor(level);
+    return d->c ? 0 : OTUS_ERR_NOMEM;
 }
 
 void otus_deflater_destroy(struct otus_deflater *d)
 {
-    if (d && d->ready) {
-        deflateEnd(&d->zs);
-        d->ready = 0;
+    if (d && d->c) {
+        libdeflate_free_compressor(d->c);
+        d->c = NULL;
     }
 }
 
 int otus_deflater_gzip(struct otus_deflater *d, const void *in, size_t n, struct otus_buf *out)
 {
-    if (!d->ready)
+    if (!d->c)
         return OTUS_ERR_STATE;
-    if (deflateReset(&d->zs) != Z_OK)
-        return OTUS_ERR_STATE;
-    size_t start = out->len;
-    const unsigned char *src = in;
-    size_t left = n;
-    int rc = 0;
-    for (;;) {
-        /* deflateBound covers the whole input in one call when it fits in a uInt. */
-        uInt chunk = left > UINT_MAX / 2 ? UINT_MAX / 2 : (uInt)left;
-        size_t bound = deflateBound(&d->zs, chunk) + 16;
-        rc = otus_buf_reserve(out, bound);
-        if (rc)
-            goto out;
-        d->zs.next_in = (Bytef *)src;
-        d->zs.avail_in = chunk;
-        d->zs.next_out = (Bytef *)out->data + out->len;
-        d->zs.avail_out = (uInt)(out->cap - out->len > UINT_MAX ? UINT_MAX : out->cap - out->len);
-        int flush = chunk == left ? Z_FINISH : Z_NO_FLUSH;
-        uInt before = d->zs.avail_out;
-        int zrc = deflate(&d->zs, flush);
-        out->len += before - d->zs.avail_out;
-        src += chunk - d->zs.avail_in;
-        left -= chunk - d->zs.avail_in;
-        if (zrc == Z_STREAM_END)
-            break;
-        if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
-            rc = OTUS_ERR_STATE;
-            goto out;
-        }
-    }
-out:
+    size_t bound = libdeflate_gzip_compress_bound(d->c, n);
+    int rc = otus_buf_reserve(out, bound);
     if (rc)
-        out->len = start;
-    return rc;
+        return rc;
+    size_t got = libdeflate_gzip_compress(d->c, in, n, out->data + out->len, bound);
+    if (!got)
+        return OTUS_ERR_STATE; /* cannot happen with a buffer of the bound's size */
+    out->len += got;
+    return 0;
 }
 
 int otus_inflater_init(struct otus_inflater *f)

@@ -1,8 +1,9 @@
 /*
- * gzip.h: gzip compression and decompression on zlib, with reusable state (a zlib
- * stream costs ~270 KiB to set up, so hot paths keep one per thread or per exporter)
- * and a hard cap on decompressed output, so a decompression bomb is an error and not
- * an out-of-memory kill.
+ * gzip.h: gzip compression and decompression with reusable state (hot paths keep one
+ * per thread or per exporter). Compression uses libdeflate's whole-buffer compressor,
+ * about twice as fast as zlib at level 1 on telemetry bodies, which are always
+ * compressed whole. Decompression uses zlib's streaming inflate with a hard cap on
+ * the output, so a decompression bomb is an error and not an out-of-memory kill.
  */
 #ifndef OTUS_COMMON_GZIP_H
 #define OTUS_COMMON_GZIP_H
@@ -13,10 +14,11 @@
 
 #include "common/buf.h"
 
+struct libdeflate_compressor;
+
 struct otus_deflater {
-    z_stream zs;
+    struct libdeflate_compressor *c; /* owned; NULL until initialised */
     int level;
-    int ready; /* zs initialised */
 };
 
 struct otus_inflater {
@@ -24,7 +26,8 @@ struct otus_inflater {
     int ready;
 };
 
-/* level: 1 (fastest) to 9 (smallest), or Z_DEFAULT_COMPRESSION. 0 or OTUS_ERR_NOMEM. */
+/* level: 1 (fastest) to 12 (smallest), or Z_DEFAULT_COMPRESSION (6). 0 or
+ * OTUS_ERR_NOMEM (or OTUS_ERR_INVALID for a level outside 0-12). */
 int otus_deflater_init(struct otus_deflater *d, int level);
 void otus_deflater_destroy(struct otus_deflater *d);
 

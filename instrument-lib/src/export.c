@@ -19,6 +19,7 @@
  * new one does not fit, so an absent agent costs bounded memory and nothing else.
  */
 #include "internal.h"
+#include "common/gzip.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -67,7 +68,7 @@ struct otus__exporter {
     int final_rc;
     CURL *curl[OTUS__NSIGNALS]; /* one per signal, configured once, each kept alive */
     struct curl_slist *headers[OTUS__NSIGNALS];
-    struct otus__gz gz;
+    struct otus_deflater gz; /* gzip for request bodies; owned */
     struct otus_buf gzbuf, sink, resp, enc;
     long retry_after_s;
     uint64_t hard_deadline; /* transfers are aborted past it (mono ns); 0: none */
@@ -121,7 +122,7 @@ static void enqueue(struct otus__exporter *e, enum otus__signal sig, const char 
     size_t n = len;
     if (otus__g.set.gzip[sig]) {
         otus_buf_reset(&e->gzbuf);
-        if (otus__gz_compress(&e->gz, data, len, &e->gzbuf) == 0) {
+        if (otus_deflater_gzip(&e->gz, data, len, &e->gzbuf) == 0) {
             src = e->gzbuf.data;
             n = e->gzbuf.len;
         } else {
@@ -686,7 +687,7 @@ static void exporter_free(struct otus__exporter *e)
         }
         otus_buf_free(&e->sig[sig].batch);
     }
-    otus__gz_free(&e->gz);
+    otus_deflater_destroy(&e->gz);
     otus_buf_free(&e->gzbuf);
     otus_buf_free(&e->sink);
     otus_buf_free(&e->resp);
@@ -712,7 +713,7 @@ int otus__exporter_start(void)
     otus_buf_init(&e->sink, 0);
     otus_buf_init(&e->resp, 0);
     otus_buf_init(&e->enc, 0);
-    if (otus__gz_init(&e->gz))
+    if (otus_deflater_init(&e->gz, 1))
         goto fail;
     for (int sig = 0; sig < OTUS__NSIGNALS; sig++) {
         struct curl_slist *h = NULL, *n;

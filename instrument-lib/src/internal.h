@@ -872,17 +872,6 @@ void otus__encode_span(struct otus__pb *w, struct otus__span_rec *rec);
 /* Frees the encoders' scratch (background thread). */
 void otus__encode_scratch_free(void);
 
-/* ---- gzip (compress.c) ------------------------------------------------------------ */
-
-struct libdeflate_compressor;
-struct otus__gz {
-    struct libdeflate_compressor *c; /* owned */
-};
-int otus__gz_init(struct otus__gz *g);
-void otus__gz_free(struct otus__gz *g);
-/* Appends the gzip member of in[0..n) to out. 0, OTUS_ERR_NOMEM, OTUS_ERR_TOO_BIG. */
-int otus__gz_compress(struct otus__gz *g, const void *in, size_t n, struct otus_buf *out);
-
 /* ---- the background exporter (export.c) ------------------------------------------- */
 
 int otus__exporter_start(void);

@@ -43,14 +43,14 @@ static void exposition(void **state)
     assert_int_equal(otus_self_metrics_on_collect(m, collect, g), 0);
     char out[2048];
     render(m, 0, out, sizeof(out));
-    assert_string_equal(out,
-                        "# HELP otus_a_queue Queued.\n"
-                        "# TYPE otus_a_queue gauge\n"
-                        "otus_a_queue 42\n"
-                        "# HELP otus_z_dropped_total Dropped records.\n"
-                        "# TYPE otus_z_dropped_total counter\n"
-                        "otus_z_dropped_total{exporter=\"file\",reason=\"queue_full\"} 3\n"
-                        "otus_z_dropped_total{exporter=\"es/\\\"a\\\"\\\\b\\nc\",reason=\"shutdown\"} 1.5\n");
+    assert_string_equal(
+        out, "# HELP otus_a_queue Queued.\n"
+             "# TYPE otus_a_queue gauge\n"
+             "otus_a_queue 42\n"
+             "# HELP otus_z_dropped_total Dropped records.\n"
+             "# TYPE otus_z_dropped_total counter\n"
+             "otus_z_dropped_total{exporter=\"file\",reason=\"queue_full\"} 3\n"
+             "otus_z_dropped_total{exporter=\"es/\\\"a\\\"\\\\b\\nc\",reason=\"shutdown\"} 1.5\n");
     assert_int_equal(collected, 1);
     /* OpenMetrics names the counter family without _total. */
     render(m, 1, out, sizeof(out));
@@ -68,9 +68,8 @@ static void shared_series_are_counted(void **state)
     struct otus_metric_family *f =
         otus_self_metrics_family(m, "otus_sent_total", "Sent.", OTUS_METRIC_COUNTER, labels, 1);
     /* The same family by name, whoever asks. */
-    assert_ptr_equal(otus_self_metrics_family(m, "otus_sent_total", "x", OTUS_METRIC_COUNTER,
-                                              labels, 1),
-                     f);
+    assert_ptr_equal(
+        otus_self_metrics_family(m, "otus_sent_total", "x", OTUS_METRIC_COUNTER, labels, 1), f);
     const char *v[] = {"file"};
     struct otus_metric_series *old = otus_self_metrics_series(f, v);
     old->value = 10;
