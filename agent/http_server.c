@@ -43,6 +43,7 @@ struct route {
     char *path; /* owned */
     size_t max_body;
     otus_http_handler handler;
+    otus_http_admit admit; /* MAY be NULL */
     void *ctx;
 };
 
@@ -650,12 +651,26 @@ static int on_headers_complete(http_parser *p)
     size_t max_body =
         c->route && c->route->max_body ? c->route->max_body : c->srv->opts.max_body_bytes;
     c->req.body.max = max_body;
+    c->req.body_skipped = 0;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > max_body) {
         c->error_status = 413;
         c->error_msg = "request body larger than the limit";
         return -1;
     }
     const char *expect = otus_http_request_header(&c->req, "expect");
+    if (c->route && c->route->admit &&
+        !c->route->admit(&c->req, p->content_length, (p->flags & F_CONTENTLENGTH) != 0,
+                         c->route->ctx)) {
+        if (expect) {
+            /* The client waits for 100 Continue before sending the body, if it sends it at
+             * all: answer now and close, as the framing of what follows is unknown. */
+            c->error_status = 503;
+            c->error_msg = "request refused before its body";
+            return -1;
+        }
+        c->req.body_skipped = 1;
+        return 0;
+    }
     if (expect) {
         if (strcasecmp(expect, "100-continue") != 0) {
             c->error_status = 417;
@@ -681,6 +696,8 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct conn *c = CONN_OF_PARSER(p);
+    if (c->req.body_skipped)
+        return 0; /* read and dropped: neither stored nor charged */
     if (c->srv->opts.budget) {
         /* Charge what the buffer will hold after this append (it grows by doubling). */
         size_t need = c->req.body.len + n;
@@ -1022,6 +1039,13 @@ int otus_http_server_create(uv_loop_t *loop, const char *addr,
 int otus_http_server_route(struct otus_http_server *s, const char *path, size_t max_body_bytes,
                            otus_http_handler handler, void *ctx)
 {
+    return otus_http_server_route_admit(s, path, max_body_bytes, handler, NULL, ctx);
+}
+
+int otus_http_server_route_admit(struct otus_http_server *s, const char *path,
+                                 size_t max_body_bytes, otus_http_handler handler,
+                                 otus_http_admit admit, void *ctx)
+{
     /* Newest first, so route_find sees the newest registration of a path. */
     struct route *r = calloc(1, sizeof(*r));
     if (!r)
@@ -1033,6 +1057,7 @@ int otus_http_server_route(struct otus_http_server *s, const char *path, size_t 
     }
     r->max_body = max_body_bytes;
     r->handler = handler;
+    r->admit = admit;
     r->ctx = ctx;
     r->next = s->routes;
     s->routes = r;

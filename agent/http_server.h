@@ -33,6 +33,16 @@ struct otus_http_request;
 /* Called with a complete request; must lead to exactly one otus_http_respond*(). */
 typedef void (*otus_http_handler)(struct otus_http_request *req, void *ctx);
 
+/*
+ * Called when a request's headers are complete, before its body is read: returns
+ * non-zero to read the body, 0 to skip it. A skipped body is read and thrown away
+ * without being stored or charged (the connection stays usable), and the handler is
+ * then called with body_skipped set, to answer the refusal (busy, unauthorized, wrong
+ * type...). This makes refusing cheap under overload.
+ */
+typedef int (*otus_http_admit)(const struct otus_http_request *req, uint64_t content_length,
+                               int length_known, void *ctx);
+
 /* Called once per answered request (self-telemetry): the route's path (or "other"
  * for unknown paths) and the status code sent. */
 typedef void (*otus_http_observer)(const char *path, int status, void *ctx);
@@ -65,6 +75,7 @@ struct otus_http_request {
     size_t nheaders;
     struct otus_buf body; /* the body, decoded from chunked if it was; a handler MAY
                              take it with otus_buf_steal() */
+    int body_skipped;     /* the route's admit callback refused the body */
     uint64_t received_ns; /* monotonic time the request was complete */
 };
 
@@ -90,6 +101,11 @@ int otus_http_server_create(uv_loop_t *loop, const char *addr,
  */
 int otus_http_server_route(struct otus_http_server *s, const char *path, size_t max_body_bytes,
                            otus_http_handler handler, void *ctx);
+
+/* As otus_http_server_route, with an admit callback consulted before each body. */
+int otus_http_server_route_admit(struct otus_http_server *s, const char *path,
+                                 size_t max_body_bytes, otus_http_handler handler,
+                                 otus_http_admit admit, void *ctx);
 
 /* Removes the registration of path made with ctx (requests in flight still get their
  * answers). */

@@ -361,41 +361,98 @@ static void media_type(const char *ct, char *out, size_t outlen)
     out[n] = '\0';
 }
 
+/* Why a request is refused before its body matters, or REFUSE_NONE. */
+enum refusal {
+    REFUSE_NONE,
+    REFUSE_METHOD,
+    REFUSE_AUTH,
+    REFUSE_TYPE,
+    REFUSE_ENCODING,
+    REFUSE_STOPPING,
+};
+
+/* Memory a request is expected to need per body byte (the body, then its decoded
+ * batch); a request whose Content-Length times this does not fit the budget is
+ * refused before its body is read. */
+#define ADMIT_FACTOR 5
+
+static enum refusal refusal(struct otus_receiver *r, const struct otus_http_request *req,
+                            enum encoding *enc)
+{
+    *enc = ENC_PROTOBUF;
+    if (strcmp(req->method, "POST") != 0)
+        return REFUSE_METHOD;
+    if (!authorized(r, req))
+        return REFUSE_AUTH;
+    char mt[64];
+    const char *ct = otus_http_request_header(req, "content-type");
+    media_type(ct ? ct : "", mt, sizeof(mt));
+    if (strcmp(mt, "application/json") == 0)
+        *enc = ENC_JSON;
+    else if (strcmp(mt, "application/x-protobuf") != 0 && strcmp(mt, "application/protobuf") != 0)
+        return REFUSE_TYPE;
+    const char *ce = otus_http_request_header(req, "content-encoding");
+    if (ce && *ce && strcasecmp(ce, "identity") != 0 && strcasecmp(ce, "gzip") != 0)
+        return REFUSE_ENCODING;
+    if (!r->env.accepting(r->env.agent))
+        return REFUSE_STOPPING;
+    return REFUSE_NONE;
+}
+
+/* Before the body: a request that will be refused anyway, or that the memory budget
+ * cannot hold, is not read into memory. */
+static int admit(const struct otus_http_request *req, uint64_t content_length, int length_known,
+                 void *ctx)
+{
+    struct route_ctx *rc_ = ctx;
+    enum encoding enc;
+    if (refusal(rc_->r, req, &enc) != REFUSE_NONE)
+        return 0;
+    if (length_known && content_length > otus_mem_available(rc_->r->env.budget) / ADMIT_FACTOR)
+        return 0;
+    return 1;
+}
+
 static void handle(struct otus_http_request *req, void *ctx)
 {
     struct route_ctx *rc_ = ctx;
     struct otus_receiver *r = rc_->r;
     enum otus_signal sig = rc_->signal;
+    enum encoding enc;
 
-    if (strcmp(req->method, "POST") != 0) {
+    switch (refusal(r, req, &enc)) {
+    case REFUSE_METHOD:
         count_refused(r, sig, "method", 0);
         respond_text(req, 405, "only POST is allowed here", "Allow: POST\r\n");
         return;
-    }
-    if (!authorized(r, req)) {
+    case REFUSE_AUTH:
         count_refused(r, sig, "unauthorized", 0);
         respond_text(req, 401, "missing or wrong bearer token", "WWW-Authenticate: Bearer\r\n");
         return;
-    }
-    char mt[64];
-    const char *ct = otus_http_request_header(req, "content-type");
-    media_type(ct ? ct : "", mt, sizeof(mt));
-    enum encoding enc;
-    if (strcmp(mt, "application/x-protobuf") == 0 || strcmp(mt, "application/protobuf") == 0) {
-        enc = ENC_PROTOBUF;
-    } else if (strcmp(mt, "application/json") == 0) {
-        enc = ENC_JSON;
-    } else {
+    case REFUSE_TYPE:
         count_refused(r, sig, "content_type", 0);
         respond_text(req, 415,
                      "unsupported Content-Type: use application/x-protobuf or application/json",
                      NULL);
         return;
-    }
-    if (!r->env.accepting(r->env.agent)) {
+    case REFUSE_ENCODING:
+        count_refused(r, sig, "content_encoding", 0);
+        respond_status(req, enc, 415, RPC_INVALID_ARGUMENT,
+                       "unsupported Content-Encoding: use gzip or identity", NULL);
+        return;
+    case REFUSE_STOPPING:
         count_refused(r, sig, "stopping", 0);
         respond_status(req, enc, 503, RPC_UNAVAILABLE, "the agent is not accepting data",
                        "Retry-After: 5\r\n");
+        return;
+    case REFUSE_NONE:
+        break;
+    }
+    if (req->body_skipped) {
+        /* admit() found no room for this request in the memory budget. */
+        count_refused(r, sig, "memory", 0);
+        respond_status(req, enc, 503, RPC_UNAVAILABLE,
+                       "the agent's memory limit is reached; retry later", "Retry-After: 1\r\n");
         return;
     }
 
@@ -407,14 +464,9 @@ static void handle(struct otus_http_request *req, void *ctx)
     struct otus_batch *b = NULL;
     const char *ce = otus_http_request_header(req, "content-encoding");
     if (ce && *ce && strcasecmp(ce, "identity") != 0) {
-        if (strcasecmp(ce, "gzip") != 0) {
-            count_refused(r, sig, "content_encoding", 0);
-            respond_status(req, enc, 415, RPC_INVALID_ARGUMENT,
-                           "unsupported Content-Encoding: use gzip or identity", NULL);
-            return;
-        }
-        /* The decompressed copy must fit both the request limit and the budget. The
-         * handler runs to completion on the loop, so only one such copy exists. */
+        /* gzip (refusal() sent anything else away). The decompressed copy must fit both the request
+         * limit and the budget. The handler runs to completion on the loop, so only one such copy
+         * exists. */
         size_t avail = otus_mem_available(r->env.budget);
         size_t cap = r->max_request_bytes < avail ? r->max_request_bytes : avail;
         int zrc = otus_inflater_gunzip(&r->inflater, data, len, cap, &plain);
@@ -553,7 +605,8 @@ int otus_receiver_create(const struct otus_receiver_env *env,
         r->routes[s].r = r;
         r->routes[s].signal = (enum otus_signal)s;
         r->routes[s].path = paths[s];
-        rc = otus_http_server_route(srv, paths[s], cfg->max_request_bytes, handle, &r->routes[s]);
+        rc = otus_http_server_route_admit(srv, paths[s], cfg->max_request_bytes, handle, admit,
+                                          &r->routes[s]);
     }
     if (rc) {
         otus_receiver_destroy(r);

@@ -434,3 +434,36 @@ def test_json_partial_success_and_errors(agent):
     s, _, _ = od.post(agent.otlp, "/v1/logs", od.to_otlp_json(od.logs_request(n=1)),
                       content_type="application/json; charset=utf-8")
     assert s == 200
+
+
+def test_refused_before_the_body_on_a_kept_connection(start_agent, tmp_path):
+    """A request refused from its headers alone (wrong token, or a body the memory budget
+    cannot hold) is answered without its body being stored, and the same connection
+    carries the next request."""
+    import http.client
+    otlp, tel = free_port(), free_port()
+    cfg = agent_config(tmp_path, otlp, tel, extra_receiver="    bearer_token: tok",
+                       buffer="buffer:\n  max_bytes: 1MiB")
+    a = start_agent(cfg)
+    a.wait_http(tel)
+    conn = http.client.HTTPConnection("127.0.0.1", otlp, timeout=10)
+    small = od.logs_request(n=3).SerializeToString()
+    big = od.logs_request(n=3000).SerializeToString()
+    assert len(big) * 5 > 1 << 20
+    s, h, body = od.post(otlp, "/v1/logs", big, headers={"Authorization": "Bearer nope"}, conn=conn)
+    assert s == 401
+    s, h, body = od.post(otlp, "/v1/logs", big, headers={"Authorization": "Bearer tok"}, conn=conn)
+    assert s == 503 and h["retry-after"] == "1"
+    assert "memory limit" in od.status_message(body).message
+    s, _, _ = od.post(otlp, "/v1/logs", small, headers={"Authorization": "Bearer tok"}, conn=conn)
+    assert s == 200
+    conn.close()
+    docs = read_docs(tmp_path, "logs", 3)
+    assert len(docs) == 3
+    # With Expect: 100-continue the refusal comes at once, without waiting for a body.
+    s = socket.create_connection(("127.0.0.1", otlp))
+    s.sendall(b"POST /v1/logs HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-protobuf\r\n"
+              b"Authorization: Bearer tok\r\nExpect: 100-continue\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(big))
+    r = read_response(s)
+    assert r is not None and r[0] == 503
