@@ -137,7 +137,7 @@ def run_wrk(port, path, body_file, seconds, connections, workdir):
     return statuses, out
 
 
-def start_agent(workdir, outdir, max_bytes="256MiB", extra=""):
+def start_agent(workdir, outdir, max_bytes="256MiB", extra="", exporter="file"):
     otlp, tel = free_port(), free_port()
     cfg = os.path.join(workdir, "otus.yaml")
     with open(cfg, "w") as f:
@@ -157,9 +157,10 @@ exporters:
     path: {outdir}
     max_file_bytes: 64GiB
 {extra}
+  null:
 pipelines:
-  logs: [file]
-  traces: [file]
+  logs: [{exporter}]
+  traces: [{exporter}]
 """)
     log = open(os.path.join(workdir, "agent.log"), "wb")
     env = dict(os.environ, UV_THREADPOOL_SIZE="2")
@@ -184,7 +185,7 @@ def count_lines(path):
             n += b.count(b"\n")
 
 
-def one(signal_name, req, seconds, connections):
+def one(signal_name, req, seconds, connections, exporter="file"):
     workdir = tempfile.mkdtemp(prefix="otus-bench-")
     outdir = tempfile.mkdtemp(prefix="otus-bench-out-", dir="/dev/shm")
     try:
@@ -192,7 +193,7 @@ def one(signal_name, req, seconds, connections):
         with open(body_file, "wb") as f:
             f.write(req.SerializeToString())
         per_request = 100
-        proc, otlp, tel = start_agent(workdir, outdir)
+        proc, otlp, tel = start_agent(workdir, outdir, exporter=exporter)
         time.sleep(0.3)
         idle_rss = status_kb(proc.pid, "VmRSS")
         cpu0 = cpu_seconds(proc.pid)
@@ -205,10 +206,12 @@ def one(signal_name, req, seconds, connections):
         rc = proc.wait(60)
         ok = statuses.get(200, 0)
         records = ok * per_request
-        written = count_lines(os.path.join(outdir, f"{signal_name}.ndjson"))
+        written = count_lines(os.path.join(outdir, f"{signal_name}.ndjson")) if exporter == "file" \
+            else records
         cpu = cpu1 - cpu0
         return {
             "signal": signal_name,
+            "exporter": exporter,
             "seconds": round(wall, 2),
             "connections": connections,
             "requests_ok": ok,
@@ -220,7 +223,7 @@ def one(signal_name, req, seconds, connections):
             "idle_rss_mib": round(idle_rss / 1024, 1),
             "peak_rss_mib": round(hwm / 1024, 1),
             "written": written,
-            "lost": records - written,
+            "lost": max(0, records - written),
             "exit": rc,
         }
     finally:
@@ -260,8 +263,11 @@ def main():
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: scripts/deps.sh --bench installs it")
     results = []
-    for name, req in (("logs", realistic_logs()), ("traces", realistic_spans())):
-        runs = [one(name, req, args.seconds, args.connections) for _ in range(args.runs)]
+    for exporter, name, req in (("file", "logs", realistic_logs()),
+                                ("file", "traces", realistic_spans()),
+                                ("null", "logs", realistic_logs()),
+                                ("null", "traces", realistic_spans())):
+        runs = [one(name, req, args.seconds, args.connections, exporter) for _ in range(args.runs)]
         runs.sort(key=lambda r: r["records_per_s"])
         med = runs[len(runs) // 2]
         med["runs_records_per_s"] = [r["records_per_s"] for r in runs]

@@ -27,6 +27,7 @@ extern const struct otus_exporter_ops otus_file_exporter;
 extern const struct otus_exporter_ops otus_prometheus_exporter;
 extern const struct otus_exporter_ops otus_elasticsearch_exporter;
 extern const struct otus_exporter_ops otus_otlp_exporter, otus_jaeger_exporter;
+extern const struct otus_exporter_ops otus_null_exporter;
 
 const struct otus_exporter_ops *const otus_exporter_types[] = {
     &otus_file_exporter,          /* exporters/file/ */
@@ -34,6 +35,7 @@ const struct otus_exporter_ops *const otus_exporter_types[] = {
     &otus_elasticsearch_exporter, /* exporters/elasticsearch/ */
     &otus_otlp_exporter,          /* exporters/otlp/ */
     &otus_jaeger_exporter,        /* exporters/otlp/, its traces-only preset */
+    &otus_null_exporter,          /* exporters/null/ */
     NULL,
 };
 

@@ -467,3 +467,29 @@ def test_refused_before_the_body_on_a_kept_connection(start_agent, tmp_path):
               b"Content-Length: %d\r\n\r\n" % len(big))
     r = read_response(s)
     assert r is not None and r[0] == 503
+
+
+def test_null_exporter_counts_and_discards(start_agent, tmp_path):
+    from harness import http
+    otlp, tel = free_port(), free_port()
+    a = start_agent(f"""
+service:
+  telemetry:
+    listen: 127.0.0.1:{tel}
+receivers:
+  otlp:
+    listen: 127.0.0.1:{otlp}
+exporters:
+  null:
+    flush_interval: 20ms
+pipelines:
+  logs: [null]
+  traces: [null]
+  metrics: [null]
+""")
+    a.wait_http(tel)
+    assert od.send(otlp, "logs", od.logs_request(n=7))[0] == 200
+    assert od.send(otlp, "traces", od.traces_request(n=5))[0] == 200
+    wait_for(lambda: 'otus_exporter_sent_records_total{exporter="null"} 12' in
+             http("GET", f"http://127.0.0.1:{tel}/metrics")[2].decode(), what="12 records sent")
+    assert a.stop() == 0

@@ -235,7 +235,7 @@ static void exporters_and_pipelines(void **state)
 
     expect_error("exporters:\n  kafka:\n    brokers: x\n",
                  "2: exporters.kafka: unknown exporter type \"kafka\" (known: file, prometheus, "
-                 "elasticsearch, otlp, jaeger)");
+                 "elasticsearch, otlp, jaeger, null)");
     expect_error("exporters:\n  file/:\n    path: x\n",
                  "2: exporters.file/: an exporter is named \"type\" or \"type/name\" (letters, "
                  "digits, '_', '-', '.')");
