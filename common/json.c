@@ -37,10 +37,11 @@ static inline uint64_t special8(uint64_t x)
     return (lt | ((q - ones) & ~q) | ((b - ones) & ~b) | x) & high;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if ill-formed; *bad gets the
- * length of the maximal ill-formed subpart to replace. */
-static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
+size_t otus_utf8_seq(const unsigned char *s, size_t n, size_t *bad)
 {
+    size_t ignored;
+    if (!bad)
+        bad = &ignored;
     unsigned char c = s[0];
     size_t len;
     unsigned char lo = 0x80, hi = 0xbf;
@@ -142,7 +143,7 @@ int otus_json_escape(struct otus_buf *b, const char *str, size_t n)
             i++;
         } else {
             size_t bad = 0;
-            size_t len = utf8_seq(s + i, n - i, &bad);
+            size_t len = otus_utf8_seq(s + i, n - i, &bad);
             if (len) {
                 rc = otus_buf_append(b, s + i, len);
                 i += len;

@@ -70,6 +70,14 @@ void otus_json_raw(struct otus_json *j, const char *s, size_t n);
  */
 int otus_json_escape(struct otus_buf *b, const char *s, size_t n);
 
+/*
+ * Length (2-4) of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) that starts with the non-ASCII byte at s, of the
+ * n bytes available; 0 when ill-formed, with *bad (MAY be NULL) set to the length of
+ * the maximal ill-formed subpart (what one U+FFFD replaces).
+ */
+size_t otus_utf8_seq(const unsigned char *s, size_t n, size_t *bad);
+
 /* Writes the shortest round-trip text of a finite double into out (at least 32
  * bytes) with a '.' or exponent; returns its length. */
 size_t otus_json_format_double(double v, char *out);

@@ -24,6 +24,8 @@
  */
 #include "common/json_parse.h"
 
+#include "common/json.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <locale.h>
@@ -107,37 +109,10 @@ static inline uint64_t string_stop8(uint64_t x)
     return (~ok | x) & high;
 }
 
-/* Length of the well-formed UTF-8 sequence (RFC 3629) starting with a non-ASCII byte
- * at s, or 0 when the bytes there are not one. */
-static size_t utf8_len(const unsigned char *s, const unsigned char *end)
+/* Length of the well-formed UTF-8 sequence at s (json.h), or 0. */
+static inline size_t utf8_len(const unsigned char *s, const unsigned char *end)
 {
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (c == 0xed)
-            hi = 0x9f; /* surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - s) < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    }
-    return len;
+    return otus_utf8_seq(s, (size_t)(end - s), NULL);
 }
 
 /* Index of no container: the value being read is the top-level one. */

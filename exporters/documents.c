@@ -800,10 +800,13 @@ int otus_doc_metric(struct otus_buf *out, const Opentelemetry__Proto__Metrics__V
 
 /* ---- whole batches ---------------------------------------------------------------------- */
 
-int otus_doc_batch(struct otus_buf *out, const struct otus_batch *b)
+int otus_doc_each(const struct otus_batch *b, int (*fn)(const struct otus_doc_record *r, void *ctx),
+                  void *ctx)
 {
     struct otus_buf origin;
-    otus_buf_init(&origin, 0);
+    otus_buf_init(&origin, 16u << 20);
+    struct otus_doc_record rec = {
+        .signal = b->signal, .origin = &origin, .received_ns = b->received_ns};
     int rc = 0;
     switch (b->signal) {
     case OTUS_SIGNAL_LOGS:
@@ -813,8 +816,10 @@ int otus_doc_batch(struct otus_buf *out, const struct otus_batch *b)
                 const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = rl->scope_logs[k];
                 otus_buf_reset(&origin);
                 rc = otus_doc_origin(rl->resource, sl->scope, &origin);
-                for (size_t r = 0; !rc && r < sl->n_log_records; r++)
-                    rc = otus_doc_log(out, sl->log_records[r], &origin, b->received_ns);
+                for (size_t r = 0; !rc && r < sl->n_log_records; r++) {
+                    rec.u.log = sl->log_records[r];
+                    rc = fn(&rec, ctx);
+                }
             }
         }
         break;
@@ -826,8 +831,10 @@ int otus_doc_batch(struct otus_buf *out, const struct otus_batch *b)
                 const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = rs->scope_spans[k];
                 otus_buf_reset(&origin);
                 rc = otus_doc_origin(rs->resource, ss->scope, &origin);
-                for (size_t r = 0; !rc && r < ss->n_spans; r++)
-                    rc = otus_doc_span(out, ss->spans[r], &origin);
+                for (size_t r = 0; !rc && r < ss->n_spans; r++) {
+                    rec.u.span = ss->spans[r];
+                    rc = fn(&rec, ctx);
+                }
             }
         }
         break;
@@ -839,12 +846,33 @@ int otus_doc_batch(struct otus_buf *out, const struct otus_batch *b)
                 const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm = rm->scope_metrics[k];
                 otus_buf_reset(&origin);
                 rc = otus_doc_origin(rm->resource, sm->scope, &origin);
-                for (size_t r = 0; !rc && r < sm->n_metrics; r++)
-                    rc = otus_doc_metric(out, sm->metrics[r], &origin);
+                for (size_t r = 0; !rc && r < sm->n_metrics; r++) {
+                    rec.u.metric = sm->metrics[r];
+                    rc = fn(&rec, ctx);
+                }
             }
         }
         break;
     }
     otus_buf_free(&origin);
     return rc;
+}
+
+static int append_doc(const struct otus_doc_record *r, void *ctx)
+{
+    struct otus_buf *out = ctx;
+    switch (r->signal) {
+    case OTUS_SIGNAL_LOGS:
+        return otus_doc_log(out, r->u.log, r->origin, r->received_ns);
+    case OTUS_SIGNAL_TRACES:
+        return otus_doc_span(out, r->u.span, r->origin);
+    case OTUS_SIGNAL_METRICS:
+        return otus_doc_metric(out, r->u.metric, r->origin);
+    }
+    return OTUS_ERR_INVALID;
+}
+
+int otus_doc_batch(struct otus_buf *out, const struct otus_batch *b)
+{
+    return otus_doc_each(b, append_doc, out);
 }

@@ -68,6 +68,26 @@ int otus_doc_span(struct otus_buf *out, const Opentelemetry__Proto__Trace__V1__S
 int otus_doc_metric(struct otus_buf *out, const Opentelemetry__Proto__Metrics__V1__Metric *m,
                     const struct otus_buf *origin);
 
+/* One record of a batch, with the origin fragment of its resource and scope. */
+struct otus_doc_record {
+    enum otus_signal signal;
+    union {
+        const Opentelemetry__Proto__Logs__V1__LogRecord *log;
+        const Opentelemetry__Proto__Trace__V1__Span *span;
+        const Opentelemetry__Proto__Metrics__V1__Metric *metric; /* all its points */
+    } u;
+    const struct otus_buf *origin; /* otus_doc_origin() of its resource and scope */
+    uint64_t received_ns;          /* when the batch arrived */
+};
+
+/*
+ * Calls fn for every log record, span or metric of b, in order, with its origin
+ * (formatted once per resource and scope); stops at the first non-zero return and
+ * returns it.
+ */
+int otus_doc_each(const struct otus_batch *b, int (*fn)(const struct otus_doc_record *r, void *ctx),
+                  void *ctx);
+
 /* Appends the documents of every record of a batch (logs, spans or metric points). */
 int otus_doc_batch(struct otus_buf *out, const struct otus_batch *b);
 

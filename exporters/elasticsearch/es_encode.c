@@ -474,45 +474,30 @@ static int encode_span(struct otus__es_target *t, int omit_index, struct otus__e
     return rc;
 }
 
+struct encode_ctx {
+    struct otus__es_target *t;
+    int omit_index;
+    struct otus__es_items *it;
+};
+
+static int encode_record(const struct otus_doc_record *r, void *ctx)
+{
+    struct encode_ctx *e = ctx;
+    if (r->signal == OTUS_SIGNAL_LOGS)
+        return encode_log(e->t, e->omit_index, e->it, r->u.log, r->origin, r->received_ns);
+    if (r->signal == OTUS_SIGNAL_TRACES)
+        return encode_span(e->t, e->omit_index, e->it, r->u.span, r->origin);
+    return OTUS_ERR_UNSUPPORTED;
+}
+
 int otus__es_encode(struct otus__es_target *t, int omit_index, struct otus_batch *const *batches,
                     size_t n, struct otus__es_items *it)
 {
     size_t len0 = it->ndjson.len, n0 = it->n;
-    struct otus_buf origin;
-    otus_buf_init(&origin, 16u << 20);
+    struct encode_ctx e = {t, omit_index, it};
     int rc = 0;
-    for (size_t bi = 0; bi < n && !rc; bi++) {
-        const struct otus_batch *b = batches[bi];
-        if (b->signal == OTUS_SIGNAL_LOGS && b->req.logs) {
-            for (size_t i = 0; !rc && i < b->req.logs->n_resource_logs; i++) {
-                const Opentelemetry__Proto__Logs__V1__ResourceLogs *rl =
-                    b->req.logs->resource_logs[i];
-                for (size_t k = 0; !rc && k < rl->n_scope_logs; k++) {
-                    const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = rl->scope_logs[k];
-                    otus_buf_reset(&origin);
-                    rc = otus_doc_origin(rl->resource, sl->scope, &origin);
-                    for (size_t r = 0; !rc && r < sl->n_log_records; r++)
-                        rc = encode_log(t, omit_index, it, sl->log_records[r], &origin,
-                                        b->received_ns);
-                }
-            }
-        } else if (b->signal == OTUS_SIGNAL_TRACES && b->req.traces) {
-            for (size_t i = 0; !rc && i < b->req.traces->n_resource_spans; i++) {
-                const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs =
-                    b->req.traces->resource_spans[i];
-                for (size_t k = 0; !rc && k < rs->n_scope_spans; k++) {
-                    const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = rs->scope_spans[k];
-                    otus_buf_reset(&origin);
-                    rc = otus_doc_origin(rs->resource, ss->scope, &origin);
-                    for (size_t r = 0; !rc && r < ss->n_spans; r++)
-                        rc = encode_span(t, omit_index, it, ss->spans[r], &origin);
-                }
-            }
-        } else if (b->signal == OTUS_SIGNAL_METRICS) {
-            rc = OTUS_ERR_UNSUPPORTED;
-        }
-    }
-    otus_buf_free(&origin);
+    for (size_t bi = 0; bi < n && !rc; bi++)
+        rc = otus_doc_each(batches[bi], encode_record, &e);
     if (rc) {
         it->ndjson.len = len0;
         it->n = n0;

@@ -214,28 +214,13 @@ int otus__encode_spans(struct otus_buf *out, struct otus__span_rec *const *recs,
 
 /* ---- logs ------------------------------------------------------------------------- */
 
-static const char *severity_text(int level)
-{
-    if (level >= OTUS_LEVEL_FATAL)
-        return "FATAL";
-    if (level >= OTUS_LEVEL_ERROR)
-        return "ERROR";
-    if (level >= OTUS_LEVEL_WARN)
-        return "WARN";
-    if (level >= OTUS_LEVEL_INFO)
-        return "INFO";
-    if (level >= OTUS_LEVEL_DEBUG)
-        return "DEBUG";
-    return "TRACE";
-}
-
 void otus__encode_log_record(struct otus__pb *w, const struct otus__log_rec *rec, uint64_t unix_ns)
 {
     size_t lr = otus__pb_open(w, 2); /* ScopeLogs.log_records */
     otus__pb_fixed64(w, 1, unix_ns);
     otus__pb_fixed64(w, 11, unix_ns); /* observed: recorded on the spot */
     otus__pb_uint(w, 2, rec->level);
-    const char *st = severity_text(rec->level);
+    const char *st = otus__level_name(rec->level);
     otus__pb_string(w, 3, st, strlen(st));
     const unsigned char *p = (const unsigned char *)(rec + 1);
     size_t body = otus__pb_open(w, 5);

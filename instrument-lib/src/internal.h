@@ -798,6 +798,10 @@ void otus__registry_reset_after_fork(void);
 
 /* ---- logs (log.c, encode_log.c) ---------------------------------------------------- */
 
+/* "TRACE", "DEBUG", "INFO", "WARN", "ERROR" or "FATAL" for a level (the names of
+ * OTLP's severity ranges, used as severity text and in JSON lines). */
+const char *otus__level_name(int level);
+
 /* A log record in the ring: header, then the message and the fields. */
 struct otus__log_rec {
     struct otus__ring_hdr h;

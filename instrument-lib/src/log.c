@@ -14,6 +14,21 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+const char *otus__level_name(int level)
+{
+    if (level >= OTUS_LEVEL_FATAL)
+        return "FATAL";
+    if (level >= OTUS_LEVEL_ERROR)
+        return "ERROR";
+    if (level >= OTUS_LEVEL_WARN)
+        return "WARN";
+    if (level >= OTUS_LEVEL_INFO)
+        return "INFO";
+    if (level >= OTUS_LEVEL_DEBUG)
+        return "DEBUG";
+    return "TRACE";
+}
+
 int otus__log_min_level = OTUS_LEVEL_INFO;
 
 const int *otus_log_threshold(void)

@@ -22,21 +22,6 @@
 static const char *const reserved[] = {"timestamp", "level",   "message",    "service.name",
                                        "trace_id",  "span_id", "trace_flags"};
 
-static const char *level_text(int level)
-{
-    if (level >= OTUS_LEVEL_FATAL)
-        return "FATAL";
-    if (level >= OTUS_LEVEL_ERROR)
-        return "ERROR";
-    if (level >= OTUS_LEVEL_WARN)
-        return "WARN";
-    if (level >= OTUS_LEVEL_INFO)
-        return "INFO";
-    if (level >= OTUS_LEVEL_DEBUG)
-        return "DEBUG";
-    return "TRACE";
-}
-
 /* Reads n stream bytes into a JSON string value. */
 static void json_stream_string(struct otus_json *j, struct otus__rd *r, size_t n)
 {
@@ -159,7 +144,7 @@ int otus__log_format_json(struct otus_buf *out, const struct otus__log_rec *rec,
     otus_json_key(&j, "timestamp", 9);
     otus_json_string(&j, ts, OTUS_RFC3339_NANO_LEN);
     otus_json_key(&j, "level", 5);
-    otus_json_cstr(&j, level_text(rec->level));
+    otus_json_cstr(&j, otus__level_name(rec->level));
     otus_json_key(&j, "message", 7);
     const unsigned char *p = (const unsigned char *)(rec + 1);
     otus_json_string(&j, (const char *)p, rec->msg_len);

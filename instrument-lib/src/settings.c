@@ -25,21 +25,6 @@
 static const char *const signal_name[OTUS__NSIGNALS] = {"traces", "metrics", "logs"};
 static const char *const signal_env[OTUS__NSIGNALS] = {"TRACES", "METRICS", "LOGS"};
 
-static const char *level_name(int level)
-{
-    if (level >= OTUS_LEVEL_FATAL)
-        return "FATAL";
-    if (level >= OTUS_LEVEL_ERROR)
-        return "ERROR";
-    if (level >= OTUS_LEVEL_WARN)
-        return "WARN";
-    if (level >= OTUS_LEVEL_INFO)
-        return "INFO";
-    if (level >= OTUS_LEVEL_DEBUG)
-        return "DEBUG";
-    return "TRACE";
-}
-
 void otus__diag(const struct otus__settings *s, int level, const char *fmt, ...)
 {
     if (s && level < s->diag_level)
@@ -64,7 +49,7 @@ void otus__diag(const struct otus__settings *s, int level, const char *fmt, ...)
     otus_json_key_cstr(&j, "timestamp");
     otus_json_cstr(&j, ts);
     otus_json_key_cstr(&j, "level");
-    otus_json_cstr(&j, level_name(level));
+    otus_json_cstr(&j, otus__level_name(level));
     otus_json_key_cstr(&j, "logger");
     otus_json_cstr(&j, "otus");
     otus_json_key_cstr(&j, "message");
@@ -976,7 +961,7 @@ int otus__settings_load(struct otus__settings *s, const struct otus_sdk_config *
         }
     }
     if (cfg && cfg->log_level) {
-        if (parse_level(level_name(cfg->log_level)) && cfg->log_level >= OTUS_LEVEL_TRACE &&
+        if (parse_level(otus__level_name(cfg->log_level)) && cfg->log_level >= OTUS_LEVEL_TRACE &&
             cfg->log_level <= OTUS_LEVEL_FATAL + 3)
             s->log_level = cfg->log_level;
         else
