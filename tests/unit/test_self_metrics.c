@@ -22,7 +22,8 @@ static void render(struct otus_self_metrics *m, int om, char *out, size_t n)
     otus_buf_init(&b, 0);
     assert_int_equal(otus_self_metrics_render(m, om, &b), 0);
     assert_true(b.len < n);
-    memcpy(out, b.data, b.len);
+    if (b.len)
+        memcpy(out, b.data, b.len);
     out[b.len] = '\0';
     otus_buf_free(&b);
 }
