@@ -265,7 +265,8 @@ install: $(AGENT_BIN) $(LIB_SO) $(LIB_A) $(LIB_PC)
 	ln -sf libotus.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libotus.so.$(SOVERSION)
 	ln -sf libotus.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libotus.so
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(LIB_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' instrument-lib/otus.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/otus.pc
 	install -m 644 instrument-lib/include/otus.h $(DESTDIR)$(PREFIX)/include/
 
 uninstall:
