@@ -499,64 +499,35 @@ static OTUS_INLINE int get_bytes(struct dec *d, const struct field *f, ProtobufC
 
 /* ---- repeated scalars ------------------------------------------------------------- */
 
-/* repeated fixed64: packed (WT_LEN, a multiple of 8 bytes) or one value (WT_I64). */
-static OTUS_INLINE int get_fixed64s(struct dec *d, const struct field *f, uint64_t **arr, size_t *n,
-                                    size_t *cap)
+/* repeated fixed64 or double: packed (WT_LEN, a multiple of 8 bytes) or one value
+ * (WT_I64), appended to arr, an array of n 8-byte elements. The bits are stored as
+ * they are (a double's are its IEEE 754 encoding, as on the wire). Returns the array,
+ * which may have moved; on an error *rc is set and arr is returned as it was. */
+static OTUS_INLINE void *get_8byte_values(struct dec *d, const struct field *f, void *arr,
+                                          size_t *n, size_t *cap, int *rc)
 {
     size_t count;
-    const uint8_t *p;
-    if (f->wt == WT_LEN) {
-        if (f->len % 8)
-            return OTUS_ERR_PARSE;
+    if (f->wt == WT_LEN && f->len % 8 == 0) {
         count = f->len / 8;
-        p = f->data;
     } else if (f->wt == WT_I64) {
         count = 1;
-        p = f->data;
     } else {
-        return OTUS_ERR_PARSE;
+        *rc = OTUS_ERR_PARSE;
+        return arr;
     }
     if (count == 0)
-        return 0;
-    uint64_t *a = grow(d, *arr, *n, cap, sizeof(*a), count);
-    if (!a)
-        return OTUS_ERR_TOO_BIG;
-    for (size_t i = 0; i < count; i++)
-        a[*n + i] = load_le64(p + 8 * i);
-    *arr = a;
-    *n += count;
-    return 0;
-}
-
-/* repeated double: the same wire forms as fixed64. */
-static OTUS_INLINE int get_doubles(struct dec *d, const struct field *f, double **arr, size_t *n,
-                                   size_t *cap)
-{
-    size_t count;
-    const uint8_t *p;
-    if (f->wt == WT_LEN) {
-        if (f->len % 8)
-            return OTUS_ERR_PARSE;
-        count = f->len / 8;
-        p = f->data;
-    } else if (f->wt == WT_I64) {
-        count = 1;
-        p = f->data;
-    } else {
-        return OTUS_ERR_PARSE;
+        return arr;
+    unsigned char *a = grow(d, arr, *n, cap, 8, count);
+    if (!a) {
+        *rc = OTUS_ERR_TOO_BIG;
+        return arr;
     }
-    if (count == 0)
-        return 0;
-    double *a = grow(d, *arr, *n, cap, sizeof(*a), count);
-    if (!a)
-        return OTUS_ERR_TOO_BIG;
     for (size_t i = 0; i < count; i++) {
-        uint64_t bits = load_le64(p + 8 * i);
-        memcpy(&a[*n + i], &bits, sizeof(bits));
+        uint64_t bits = load_le64(f->data + 8 * i);
+        memcpy(a + 8 * (*n + i), &bits, sizeof(bits));
     }
-    *arr = a;
     *n += count;
-    return 0;
+    return a;
 }
 
 /* repeated uint64: packed varints (each terminated within 10 bytes and within the
@@ -1625,10 +1596,12 @@ static int histogram_dp(struct dec *d, unsigned wt, const uint8_t *data, size_t 
             m->_sum_case = OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM_SUM;
             break;
         case 6:
-            rc = get_fixed64s(d, &f, &m->bucket_counts, &m->n_bucket_counts, &cap_bc);
+            m->bucket_counts =
+                get_8byte_values(d, &f, m->bucket_counts, &m->n_bucket_counts, &cap_bc, &rc);
             break;
         case 7:
-            rc = get_doubles(d, &f, &m->explicit_bounds, &m->n_explicit_bounds, &cap_eb);
+            m->explicit_bounds =
+                get_8byte_values(d, &f, m->explicit_bounds, &m->n_explicit_bounds, &cap_eb, &rc);
             break;
         case 8:
             rc = push_exemplar(d, &f, p, end, &m->exemplars, &m->n_exemplars, &cap_ex);

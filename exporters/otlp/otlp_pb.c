@@ -310,25 +310,11 @@ void otus__otlp_pb_log_record(struct pbw *w, const LogRecord *lr)
 
 /* ---- metrics ------------------------------------------------------------------------------- */
 
-static void w_packed_fixed64(struct pbw *w, uint32_t field, const uint64_t *v, size_t n)
-{
-    if (!n)
-        return;
-    if (n > OTUS_OTLP_MAX_BODY / 8) {
-        w->err = OTUS_ERR_TOO_BIG;
-        return;
-    }
-    uint8_t *p = room(w, 15 + n * 8);
-    if (!p)
-        return;
-    size_t k = put_varint(p, KEY(field, WT_LEN));
-    k += put_varint(p + k, n * 8);
-    for (size_t i = 0; i < n; i++, k += 8)
-        put_le64(p + k, v[i]);
-    w->b->len += k;
-}
+/* A packed repeated fixed64 or double: n elements of 8 bytes at v (a double's bits
+ * are its IEEE 754 encoding, which is what the wire carries). */
+_Static_assert(sizeof(double) == 8, "a double is 8 bytes on the wire");
 
-static void w_packed_doubles(struct pbw *w, uint32_t field, const double *v, size_t n)
+static void w_packed_8byte(struct pbw *w, uint32_t field, const void *v, size_t n)
 {
     if (!n)
         return;
@@ -341,8 +327,12 @@ static void w_packed_doubles(struct pbw *w, uint32_t field, const double *v, siz
         return;
     size_t k = put_varint(p, KEY(field, WT_LEN));
     k += put_varint(p + k, n * 8);
-    for (size_t i = 0; i < n; i++, k += 8)
-        put_le64(p + k, double_bits(v[i]));
+    const unsigned char *src = v;
+    for (size_t i = 0; i < n; i++, k += 8) {
+        uint64_t bits;
+        memcpy(&bits, src + 8 * i, sizeof(bits));
+        put_le64(p + k, bits);
+    }
     w->b->len += k;
 }
 
@@ -406,8 +396,8 @@ static void w_histogram_points(struct pbw *w, HistogramDataPoint *const *dps, si
         w_fixed64(w, 4, p->count);
         if (p->_sum_case == OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM_SUM)
             w_fixed64_always(w, 5, double_bits(p->sum));
-        w_packed_fixed64(w, 6, p->bucket_counts, p->n_bucket_counts);
-        w_packed_doubles(w, 7, p->explicit_bounds, p->n_explicit_bounds);
+        w_packed_8byte(w, 6, p->bucket_counts, p->n_bucket_counts);
+        w_packed_8byte(w, 7, p->explicit_bounds, p->n_explicit_bounds);
         w_exemplars(w, 8, p->exemplars, p->n_exemplars);
         w_attrs(w, 9, p->attributes, p->n_attributes);
         w_varint(w, 10, p->flags);

@@ -72,6 +72,20 @@ static const char *env_get(otus__getenv_fn get, const char *name)
     return v;
 }
 
+/* The per-signal OTEL_EXPORTER_OTLP_<SIGNAL>_<what> when set, else the generic
+ * OTEL_EXPORTER_OTLP_<what>; name (size bytes) gets the name of the one read last. */
+static const char *env_signal(otus__getenv_fn get, int sig, const char *what, char *name,
+                              size_t size)
+{
+    snprintf(name, size, "OTEL_EXPORTER_OTLP_%s_%s", signal_env[sig], what);
+    const char *v = env_get(get, name);
+    if (!v) {
+        snprintf(name, size, "OTEL_EXPORTER_OTLP_%s", what);
+        v = env_get(get, name);
+    }
+    return v;
+}
+
 /* Copies v without leading and trailing spaces and tabs into out (cap bytes). */
 static void trim_copy(const char *v, char *out, size_t cap)
 {
@@ -615,13 +629,8 @@ static void load_transport(struct otus__settings *s, const struct otus_sdk_confi
         const char *h = cfg && cfg->headers ? cfg->headers : NULL;
         const char *src = "config headers";
         if (!h && use_env) {
-            snprintf(name, sizeof(name), "OTEL_EXPORTER_OTLP_%s_HEADERS", signal_env[sig]);
-            h = env_get(get, name);
+            h = env_signal(get, sig, "HEADERS", name, sizeof(name));
             src = name;
-            if (!h) {
-                h = env_get(get, "OTEL_EXPORTER_OTLP_HEADERS");
-                src = "OTEL_EXPORTER_OTLP_HEADERS";
-            }
         }
         if (h) {
             int rc = otus__kvlist_parse(h, &s->headers[sig], &s->n_headers[sig]);
@@ -637,13 +646,7 @@ static void load_transport(struct otus__settings *s, const struct otus_sdk_confi
         } else if (cfg && cfg->compression == OTUS_COMPRESSION_NONE) {
             s->gzip[sig] = 0;
         } else if (use_env) {
-            snprintf(name, sizeof(name), "OTEL_EXPORTER_OTLP_%s_COMPRESSION", signal_env[sig]);
-            const char *c = env_get(get, name);
-            const char *cname = name;
-            if (!c) {
-                c = env_get(get, "OTEL_EXPORTER_OTLP_COMPRESSION");
-                cname = "OTEL_EXPORTER_OTLP_COMPRESSION";
-            }
+            const char *c = env_signal(get, sig, "COMPRESSION", name, sizeof(name));
             if (c) {
                 char t[32];
                 trim_copy(c, t, sizeof(t));
@@ -652,8 +655,7 @@ static void load_transport(struct otus__settings *s, const struct otus_sdk_confi
                 else if (!strcmp(t, "none"))
                     s->gzip[sig] = 0;
                 else
-                    otus__diag(s, OTUS_LEVEL_WARN, "%s='%s' is not gzip or none; ignored", cname,
-                               c);
+                    otus__diag(s, OTUS_LEVEL_WARN, "%s='%s' is not gzip or none; ignored", name, c);
             }
         }
 
@@ -669,21 +671,15 @@ static void load_transport(struct otus__settings *s, const struct otus_sdk_confi
 
         /* Protocol: only http/protobuf is spoken. */
         if (use_env) {
-            snprintf(name, sizeof(name), "OTEL_EXPORTER_OTLP_%s_PROTOCOL", signal_env[sig]);
-            const char *p = env_get(get, name);
-            const char *pname = name;
-            if (!p) {
-                p = env_get(get, "OTEL_EXPORTER_OTLP_PROTOCOL");
-                pname = "OTEL_EXPORTER_OTLP_PROTOCOL";
-            }
+            const char *p = env_signal(get, sig, "PROTOCOL", name, sizeof(name));
             if (p) {
                 char t[32];
                 trim_copy(p, t, sizeof(t));
                 if (!strcmp(t, "grpc") || !strcmp(t, "http/json"))
                     otus__diag(s, OTUS_LEVEL_WARN, "%s='%s' is not supported; using http/protobuf",
-                               pname, p);
+                               name, p);
                 else if (strcmp(t, "http/protobuf") != 0)
-                    otus__diag(s, OTUS_LEVEL_WARN, "%s='%s' is unknown; using http/protobuf", pname,
+                    otus__diag(s, OTUS_LEVEL_WARN, "%s='%s' is unknown; using http/protobuf", name,
                                p);
             }
         }
