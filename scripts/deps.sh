@@ -13,7 +13,7 @@ set -euo pipefail
 build=(gcc make pkg-config libuv1-dev libcurl4-openssl-dev libprotobuf-c-dev
        protobuf-c-compiler zlib1g-dev libdeflate-dev libyaml-dev libhttp-parser-dev libjansson-dev)
 test=(libcmocka-dev python3 python3-pytest python3-protobuf protobuf-compiler
-      prometheus curl nodejs npm)
+      prometheus curl nodejs npm openssl ca-certificates)
 bench=(wrk valgrind)
 fuzz=(clang libclang-rt-14-dev)
 

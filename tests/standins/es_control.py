@@ -4,6 +4,7 @@ API (fault injection, stored documents, counters)."""
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -13,19 +14,25 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class StandinProcess:
-    def __init__(self, users=(), api_keys=(), python=None):
+    def __init__(self, users=(), api_keys=(), python=None, tls=None):
+        """tls: (certificate chain file, key file, CA file) to serve HTTPS with a
+        certificate for 127.0.0.1 that the CA file verifies."""
         cmd = [python or sys.executable, os.path.join(HERE, "es_standin.py"), "--port", "0"]
         for u in users:
             cmd += ["--user", u]
         for k in api_keys:
             cmd += ["--api-key", k]
+        self.ssl = None
+        if tls:
+            cmd += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+            self.ssl = ssl.create_default_context(cafile=tls[2])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         line = self.proc.stdout.readline().decode()
         if not line.startswith("listening "):
             self.proc.kill()
             raise RuntimeError(f"stand-in did not start: {line}")
         self.port = int(line.split()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
 
     def request(self, method, path, body=None, headers=None, timeout=30):
         data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
@@ -33,7 +40,7 @@ class StandinProcess:
         h.update(headers or {})
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=h)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl) as r:
                 raw = r.read()
                 return r.status, (json.loads(raw) if raw else None)
         except urllib.error.HTTPError as e:

@@ -18,6 +18,8 @@ Elasticsearch REST API documentation and as strict as Elasticsearch where it is 
 - Basic and ApiKey authentication (401 security_exception otherwise), when users or
   keys are configured.
 - 413 for bodies over max_content_length (http.max_content_length).
+- HTTPS (xpack.security.http.ssl) with a given certificate and key; a client that
+  refuses the certificate is counted in the stats (tls_handshake_failures).
 
 Not Elasticsearch: a control API under /_standin/ (never authenticated) for tests:
   GET  /_standin/docs?index=<data stream or index>   every stored document
@@ -29,6 +31,7 @@ Not Elasticsearch: a control API under /_standin/ (never authenticated) for test
                                                      connection for S seconds
 
 Run: python3 es_standin.py --port N [--user name:password] [--api-key id:key]
+                          [--tls-cert chain.pem --tls-key key.pem]
 Prints "listening <port>" on stdout once ready.
 """
 
@@ -42,6 +45,7 @@ import random
 import re
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -349,7 +353,8 @@ class Cluster:
         #                                  "failure_store": bool, "fs_docs": [...]}
         self.stats = {"bulk_requests": 0, "bulk_items": 0, "bulk_bodies_gzip": 0,
                       "failed_requests": 0, "rejected_items": 0, "template_puts": 0,
-                      "content_types": [], "paths": []}
+                      "content_types": [], "paths": [], "tls_handshake_failures": 0,
+                      "tls_errors": []}
         self.faults = {"fail_requests": 0, "fail_status": 503, "reject_fraction": 0.0,
                        "reject_status": 429, "delay_ms": 0, "max_content_length": 100 << 20}
         self.rng = random.Random(1)
@@ -964,17 +969,34 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, addr, cluster, owner):
+    def __init__(self, addr, cluster, owner, tls=None):
         self.cluster = cluster
         self.owner = owner
         self.conns = set()
         self.conns_lock = threading.Lock()
         super().__init__(addr, Handler)
+        if tls:
+            # HTTPS, as a cluster with xpack.security.http.ssl enabled serves it. The
+            # handshake runs on the connection's thread, so a client that never
+            # finishes one holds up nobody else.
+            self.socket = tls.wrap_socket(self.socket, server_side=True,
+                                          do_handshake_on_connect=False)
 
     def process_request_thread(self, request, client_address):
         with self.conns_lock:
             self.conns.add(request)
         try:
+            if isinstance(request, ssl.SSLSocket):
+                try:
+                    request.settimeout(10)
+                    request.do_handshake()
+                    request.settimeout(None)
+                except (ssl.SSLError, OSError) as e:
+                    with self.cluster.lock:
+                        self.cluster.stats["tls_handshake_failures"] += 1
+                        self.cluster.stats["tls_errors"].append(str(e)[:200])
+                    self.shutdown_request(request)
+                    return
             super().process_request_thread(request, client_address)
         finally:
             with self.conns_lock:
@@ -982,14 +1004,15 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
 
 class Standin:
-    def __init__(self, port=0):
+    def __init__(self, port=0, tls=None):
         self.cluster = Cluster()
         self.port = port
+        self.tls = tls  # an ssl.SSLContext to serve HTTPS, or None
         self.server = None
         self.thread = None
 
     def start(self):
-        self.server = Server(("127.0.0.1", self.port), self.cluster, self)
+        self.server = Server(("127.0.0.1", self.port), self.cluster, self, self.tls)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -1023,8 +1046,14 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--user", action="append", default=[])
     ap.add_argument("--api-key", action="append", default=[])
+    ap.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
+    ap.add_argument("--tls-key", help="the certificate's PEM private key")
     args = ap.parse_args()
-    s = Standin(args.port)
+    tls = None
+    if args.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    s = Standin(args.port, tls)
     for u in args.user:
         name, _, pw = u.partition(":")
         s.cluster.users[name] = pw

@@ -14,6 +14,9 @@ What it adds for tests: it keeps every request it decoded (signal, headers, time
 decoded message) and every answer it gave, and it fails on demand: a script of answers
 (status, Retry-After, partial_success) consumed one per request.
 
+It serves HTTPS when given an ssl.SSLContext (with a client CA, it requires client
+certificates, as a collector's tls.client_ca_file does).
+
 Use it in-process (OtlpStandin(port).start(), .stop()) or as a program:
     python3 otlp_standin.py --port 4318
 """
@@ -23,6 +26,7 @@ import base64
 import gzip
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -111,8 +115,37 @@ class Attempt:
         self.answered_at = None
 
 
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, over TLS when the stand-in has a context: the handshake runs on
+    the connection's own thread, and one that fails (the client refused the
+    certificate, or sent none where one is required) is recorded."""
+
+    daemon_threads = True
+
+    def __init__(self, addr, handler, standin):
+        self.standin = standin
+        super().__init__(addr, handler)
+        if standin.tls:
+            self.socket = standin.tls.wrap_socket(self.socket, server_side=True,
+                                                  do_handshake_on_connect=False)
+
+    def process_request_thread(self, request, client_address):
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.settimeout(10)
+                request.do_handshake()
+                request.settimeout(None)
+            except (ssl.SSLError, OSError) as e:
+                with self.standin.lock:
+                    self.standin.tls_errors.append(str(e))
+                self.shutdown_request(request)
+                return
+        super().process_request_thread(request, client_address)
+
+
 class OtlpStandin:
-    def __init__(self, port=0, host="127.0.0.1", max_body=64 << 20):
+    def __init__(self, port=0, host="127.0.0.1", max_body=64 << 20, tls=None):
+        """tls: an ssl.SSLContext (server side) to serve HTTPS with, or None."""
         self.host = host
         self.max_body = max_body
         self.lock = threading.Condition()
@@ -136,8 +169,9 @@ class OtlpStandin:
 
             do_PUT = do_GET
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.tls = tls
+        self.tls_errors = []  # handshakes that failed, as the ssl module words them
+        self.server = _Server((host, port), Handler, self)
         self.port = self.server.server_address[1]
         self.thread = None
 
@@ -152,7 +186,8 @@ class OtlpStandin:
         self.server.server_close()
 
     def url(self, path=""):
-        return f"http://{self.host}:{self.port}{path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}{path}"
 
     def add_path(self, path, signal):
         """Accepts signal's requests on another path too (a per-signal endpoint)."""
