@@ -77,6 +77,31 @@ def test_bulk_request_rules(es):
     assert body["hits"]["total"]["value"] == 1 and body["hits"]["hits"][0]["_id"] == "1"
 
 
+def test_bulk_url_parameters_and_filter_path(es):
+    st, body = bulk(es, b'{"index":{"_index":"fp"}}\n{"x":1}\n', path="/_bulk?colour=red")
+    assert st == 400 and body["error"]["reason"] == \
+        "request [/_bulk] contains unrecognized parameter: [colour]"
+    # filter_path: only the named fields, arrays looked through, order kept.
+    fp = "errors,items.*.status,items.*.error"
+    st, body = bulk(es, b'{"index":{"_index":"fp","_id":"1"}}\n{"x":1}\n'
+                        b'{"create":{"_index":"fp","_id":"1"}}\n{"x":2}\n'
+                        b'{"index":{"_index":"fp","_id":"2"}}\n{"x":3}\n',
+                    path="/_bulk?refresh=false&filter_path=" + fp)
+    assert st == 200
+    assert set(body) == {"errors", "items"} and body["errors"] is True
+    assert body["items"][0] == {"index": {"status": 201}}
+    assert body["items"][1]["create"]["status"] == 409
+    assert body["items"][1]["create"]["error"]["type"] == "version_conflict_engine_exception"
+    assert body["items"][2] == {"index": {"status": 201}}
+    # Exclusions, wildcards within a name, and a filter that matches nothing.
+    st, body = es.request("GET", "/fp/_count?filter_path=-_shards", None, AUTH)
+    assert body == {"count": 2}
+    st, body = es.request("GET", "/fp/_count?filter_path=co*", None, AUTH)
+    assert body == {"count": 2}
+    st, body = es.request("GET", "/fp/_count?filter_path=nothing", None, AUTH)
+    assert st == 200 and body == {}
+
+
 def test_data_streams_and_mappings(es):
     assert es.request("PUT", "/_index_template/t", DS_TEMPLATE, AUTH) == (200, {"acknowledged": True})
     st, body = es.request("PUT", "/_index_template/t2", dict(DS_TEMPLATE), AUTH)

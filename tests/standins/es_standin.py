@@ -18,6 +18,8 @@ Elasticsearch REST API documentation and as strict as Elasticsearch where it is 
 - Basic and ApiKey authentication (401 security_exception otherwise), when users or
   keys are configured.
 - 413 for bodies over max_content_length (http.max_content_length).
+- Response filtering (filter_path, with *, ** and - exclusions) on every answer; a
+  bulk request with a URL parameter the bulk API does not take is refused (400).
 - HTTPS (xpack.security.http.ssl) with a given certificate and key; a client that
   refuses the certificate is counted in the stats (tls_handshake_failures).
 
@@ -56,6 +58,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 VERSION = "8.15.0"
 BULK_OPS = ("index", "create", "delete", "update")
+# URL parameters of the bulk API, and the ones every REST API takes; others are refused.
+BULK_PARAMS = {"include_source_on_error", "list_executed_pipelines", "pipeline", "refresh",
+               "require_alias", "require_data_stream", "routing", "_source",
+               "_source_excludes", "_source_includes", "timeout", "wait_for_active_shards"}
+COMMON_PARAMS = {"error_trace", "filter_path", "human", "pretty"}
 ACTION_PARAMS = {"_index", "_id", "routing", "pipeline", "require_alias", "require_data_stream",
                  "if_seq_no", "if_primary_term", "version", "version_type", "dynamic_templates",
                  "list_executed_pipelines", "op_type", "retry_on_conflict", "_source"}
@@ -354,7 +361,7 @@ class Cluster:
         self.stats = {"bulk_requests": 0, "bulk_items": 0, "bulk_bodies_gzip": 0,
                       "failed_requests": 0, "rejected_items": 0, "template_puts": 0,
                       "content_types": [], "paths": [], "tls_handshake_failures": 0,
-                      "tls_errors": []}
+                      "tls_errors": [], "bulk_queries": []}
         self.faults = {"fail_requests": 0, "fail_status": 503, "reject_fraction": 0.0,
                        "reject_status": 429, "delay_ms": 0, "max_content_length": 100 << 20}
         self.rng = random.Random(1)
@@ -539,6 +546,66 @@ def matches(src, query):
 # ---- HTTP ----------------------------------------------------------------------------------
 
 
+def filter_response(value, expr):
+    """Response filtering (the filter_path common option): expr is a comma-separated
+    list of dotted paths whose segments may hold * (any part of one field name) or be
+    ** (any depth); a path with a leading - excludes. Arrays are looked through;
+    objects left empty are left out, and nothing matched at all gives {}."""
+    inc = [p.split(".") for p in expr.split(",") if p and not p.startswith("-")]
+    exc = [p[1:].split(".") for p in expr.split(",") if p.startswith("-") and len(p) > 1]
+
+    def step(pats, key):
+        full, rest = False, []
+        for p in pats:
+            if p[0] == "**":
+                rest.append(p)  # ** goes on matching deeper
+                if len(p) > 1:
+                    f, r = step([p[1:]], key)
+                    full, rest = full or f, rest + r
+            elif fnmatch.fnmatchcase(key, p[0]):
+                if len(p) == 1:
+                    full = True
+                else:
+                    rest.append(p[1:])
+        return full, rest
+
+    def keep(v, pats):
+        if isinstance(v, list):
+            out = [keep(e, pats) for e in v]
+            return [e for e in out if e is not None] or None
+        if not isinstance(v, dict):
+            return None
+        out = {}
+        for k, x in v.items():
+            full, rest = step(pats, k)
+            if full:
+                out[k] = x
+            elif rest:
+                y = keep(x, rest)
+                if y is not None:
+                    out[k] = y
+        return out or None
+
+    def drop(v, pats):
+        if isinstance(v, list):
+            return [drop(e, pats) for e in v]
+        if not isinstance(v, dict):
+            return v
+        out = {}
+        for k, x in v.items():
+            full, rest = step(pats, k)
+            if full:
+                continue
+            out[k] = drop(x, rest) if rest else x
+        return out
+
+    if inc:
+        value = keep(value, inc)
+        if value is None:
+            return {}
+    return drop(value, exc) if exc else value
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "es-standin"
@@ -552,6 +619,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.server.cluster
 
     def reply(self, status, obj=None, headers=None, raw=None):
+        fp = getattr(self, "filter_path", None)
+        if fp and obj is not None:
+            obj = filter_response(obj, fp)
         body = raw if raw is not None else (json.dumps(obj).encode() if obj is not None else b"")
         self.send_response(status)
         self.send_header("X-elastic-product", "Elasticsearch")
@@ -635,6 +705,7 @@ class Handler(BaseHTTPRequestHandler):
         u = urlsplit(self.path)
         parts = [unquote(p) for p in u.path.split("/") if p]
         query = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
+        self.filter_path = query.get("filter_path") if parts[:1] != ["_standin"] else None
         with self.cluster.lock:
             self.cluster.stats["paths"].append(f"{self.command} {u.path}")
             del self.cluster.stats["paths"][:-200]
@@ -782,6 +853,15 @@ class Handler(BaseHTTPRequestHandler):
     def bulk(self, path_index, query):
         c = self.cluster
         t0 = time.monotonic()
+        for k in query:
+            if k not in BULK_PARAMS and k not in COMMON_PARAMS:
+                self.read_body()
+                raise EsError(400, "illegal_argument_exception",
+                              f"request [{urlsplit(self.path).path}] contains unrecognized "
+                              f"parameter: [{k}]")
+        with c.lock:
+            c.stats["bulk_queries"].append(urlsplit(self.path).query)
+            del c.stats["bulk_queries"][:-20]
         ctype = self.headers.get("Content-Type", "")
         with c.lock:
             c.stats["content_types"].append(ctype)
