@@ -79,6 +79,7 @@ struct otus_pipelines {
 static void dispatch(struct xinst *x);
 static void maybe_retire(struct xinst *x);
 static void maybe_stopped(struct otus_pipelines *p);
+static struct xinst *find_live(struct otus_pipelines *p, const char *name);
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 
@@ -294,7 +295,8 @@ static void send_done(struct otus_send *s, const struct otus_send_result *r)
 {
     struct sendctx *sc = (struct sendctx *)s;
     struct xinst *x = sc->x;
-    assert(r->sent + r->failed + r->dropped == s->records);
+    assert(r->sent + r->failed + r->dropped + r->returned == s->records);
+    assert(!r->returned || r->returned == s->records);
     if (sc->prev)
         sc->prev->next = sc->next;
     else
@@ -306,10 +308,22 @@ static void send_done(struct otus_send *s, const struct otus_send_result *r)
     x->m_sent->value += (double)r->sent;
     x->m_failed->value += (double)r->failed;
     x->m_dropped[x->p->stop_expired ? DROP_SHUTDOWN : DROP_SEND]->value += (double)r->dropped;
-    for (size_t i = 0; i < s->nbatches; i++)
-        otus_batch_unref(sc->batches[i]);
+    struct xinst *heir = r->returned ? find_live(x->p, x->name) : NULL;
+    for (size_t i = 0; i < s->nbatches; i++) {
+        struct otus_batch *b = sc->batches[i];
+        if (r->returned && heir && heir->q && ring_push(heir, b) == 0) {
+            heir->q_records += b->records; /* the send's reference goes with it */
+            heir->q_bytes += b->charged;
+            continue;
+        }
+        if (r->returned)
+            x->m_dropped[DROP_SEND]->value += (double)b->records;
+        otus_batch_unref(b);
+    }
     free(sc);
     gauges(x);
+    if (heir)
+        dispatch(heir);
     dispatch(x);
     maybe_retire(x);
 }
@@ -599,6 +613,11 @@ int otus_pipelines_reload(struct otus_pipelines *p, struct otus_config *cfg, con
             retire(x);
         }
     }
+    /* Sends a replaced instance cannot deliver go to its replacement. Settling may
+     * schedule the old instance's destruction (on a later loop turn), never run it. */
+    for (size_t i = 0; i < n; i++)
+        if (fresh[i] && old[i] && old[i]->self && old[i]->ops->hand_back)
+            old[i]->ops->hand_back(old[i]->self);
     free(fresh);
     free(old);
     return 0;

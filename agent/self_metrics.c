@@ -144,8 +144,9 @@ void otus_self_metrics_series_remove(struct otus_metric_series *s)
 struct otus_metric_series *otus_self_metrics_simple(struct otus_self_metrics *m, const char *name,
                                                     const char *help, enum otus_metric_type type)
 {
+    static const char *const no_values[1] = {""};
     struct otus_metric_family *f = otus_self_metrics_family(m, name, help, type, NULL, 0);
-    return f ? otus_self_metrics_series(f, NULL) : NULL;
+    return f ? otus_self_metrics_series(f, no_values) : NULL;
 }
 
 int otus_self_metrics_on_collect(struct otus_self_metrics *m, otus_metrics_collect_cb cb, void *ctx)

@@ -70,11 +70,15 @@ struct otus_exporter_env {
     void *agent;
 };
 
-/* How a send ended, per record. sent + failed + dropped == the send's records. */
+/* How a send ended, per record. sent + failed + dropped + returned == the send's
+ * records. */
 struct otus_send_result {
     size_t sent;    /* delivered and acknowledged by the backend */
     size_t failed;  /* refused for good by the backend (dead-lettered where supported) */
     size_t dropped; /* given up on: retries exhausted, shutdown deadline */
+    /* Handed back undelivered from hand_back(): 0, or all of the send's records (then
+     * the other three are 0). The core queues the batches for the replacement. */
+    size_t returned;
 };
 
 /* One group of batches handed to a push exporter. */
@@ -123,6 +127,13 @@ struct otus_exporter_ops {
     /* MAY: the core is about to stop; finish what can be finished quickly (the sends in
      * flight still settle through otus_send_done). */
     void (*drain)(void *self);
+    /* MAY: a reload replaced this instance (its queue went to the replacement). Settles
+     * now, with result.returned, every open send that nothing has been delivered,
+     * refused or dropped of and that has no request under way (those waiting to retry:
+     * a backend the old settings cannot reach); the core queues their batches for the
+     * replacement, which sends them with the new settings. Other sends finish as
+     * usual. */
+    void (*hand_back)(void *self);
     /* MUST: releases everything; closed(arg) runs once its handles are closed. Called
      * only when no send is open, and never from inside otus_send_done() (it comes on
      * a later loop turn). */

@@ -247,6 +247,7 @@ const struct otus_exporter_ops otus_otlp_exporter = {
     .encode = otlp_encode,
     .send = otus__otlp_send,
     .drain = otus__otlp_drain,
+    .hand_back = otus__otlp_hand_back,
     .destroy = otlp_destroy,
 };
 
@@ -260,5 +261,6 @@ const struct otus_exporter_ops otus_jaeger_exporter = {
     .encode = otlp_encode,
     .send = otus__otlp_send,
     .drain = otus__otlp_drain,
+    .hand_back = otus__otlp_hand_back,
     .destroy = otlp_destroy,
 };

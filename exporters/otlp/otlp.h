@@ -239,5 +239,7 @@ void otus__otlp_breaker_note(struct otlp_exporter *x, enum otus_signal sig);
 /* The exporter ops send and drain (exporter.h). */
 int otus__otlp_send(void *self, struct otus_send *s);
 void otus__otlp_drain(void *self);
+/* Settles the sends waiting to be retried as returned (a reload replaced the exporter). */
+void otus__otlp_hand_back(void *self);
 
 #endif

@@ -680,3 +680,33 @@ void otus__otlp_drain(void *self)
     }
     arm_timer(x);
 }
+
+/*
+ * A reload replaced the exporter: sends that wait to be retried (or wait for an open
+ * breaker) and of which nothing has been settled go back to the core, which queues
+ * them for the replacement. A send split by a 413 has parts settled or under way and
+ * stays.
+ */
+void otus__otlp_hand_back(void *self)
+{
+    struct otlp_exporter *x = self;
+    for (;;) {
+        struct otlp_req *back = NULL;
+        for (struct otlp_req *r = x->reqs; r && !back; r = r->next)
+            if ((r->state == RS_WAITING || r->state == RS_BLOCKED) && r->job->parts == 1 &&
+                r->first == 0 && r->nbatches == r->send->nbatches)
+                back = r;
+        if (!back)
+            break;
+        struct otlp_job *job = back->job;
+        struct otus_send *s = job->send;
+        struct otus_send_result res = {.returned = s->records};
+        otus_log(OTUS_LOG_INFO, "exporter",
+                 "%s: %zu %s handed to the new configuration after %u attempts", x->name,
+                 back->records, record_word(s->signal), back->attempts);
+        req_free(back);
+        free(job);
+        otus_send_done(s, &res);
+    }
+    arm_timer(x);
+}

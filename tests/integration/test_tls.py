@@ -5,6 +5,7 @@ skip verification, and the OTLP exporter presents a client certificate to a serv
 that requires one. Certificates are made for each run with the openssl command."""
 
 import os
+import signal
 import ssl
 import subprocess
 import sys
@@ -153,5 +154,40 @@ def test_otlp_exporter_client_certificate(start_agent, tmp_path, certs):
         assert "otus_exporter_sent_records_total" in text
         assert tox.metric_value(b, "otus_exporter_sent_records_total", exporter="otlp") == 0
         assert b.stop() == 0
+    finally:
+        s.stop()
+
+
+def test_reload_hands_waiting_spans_to_the_new_settings(start_agent, tmp_path, certs):
+    """Spans waiting to be retried against a server the agent does not trust are sent
+    with the new settings after a reload that fixes the CA: all of them, once."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*certs["server"])
+    s = OtlpStandin(tls=ctx).start()
+    try:
+        pipelines = "  traces: [otlp]\n"
+        a = tox.start(start_agent, tmp_path, otlp_exporter(s.url(), ca_file=certs["other_ca"]),
+                      pipelines)
+        req = od.traces_request(n=25)
+        assert od.send(a.otlp, "traces", req)[0] == 200
+        wait_for(lambda: len(s.tls_errors) >= 2, 30, what="handshakes the agent refused")
+        assert s.requests("traces") == []
+        assert tox.metric_value(a, "otus_exporter_in_flight_records", exporter="otlp") == 25
+
+        a.rewrite_config(tox.agent_config(tmp_path, a.otlp, a.tel,
+                                          otlp_exporter(s.url(), ca_file=certs["ca"]),
+                                          pipelines))
+        a.signal(signal.SIGHUP)
+        wait_for(lambda: tox.metric_value(a, "otus_exporter_sent_records_total",
+                                          exporter="otlp") == 25, 30, what="25 spans sent")
+        got = [sp.span_id for r in s.requests("traces") for rs in r.message.resource_spans
+               for ss in rs.scope_spans for sp in ss.spans]
+        want = [sp.span_id for rs in req.resource_spans for ss in rs.scope_spans
+                for sp in ss.spans]
+        assert sorted(got) == sorted(want)
+        assert "handed to the new configuration" in a.output()
+        assert (tox.metric_value(a, "otus_exporter_dropped_records_total", exporter="otlp")
+                or 0) == 0
+        assert a.stop() == 0
     finally:
         s.stop()
