@@ -338,6 +338,85 @@ struct otus__ecell {
 };
 
 void otus__exp_record(struct otus__ecell *c, int max_size, int max_scale, double v);
+
+/* The mapping tables of exphist.c: 2^(j/1024) for j in 0..1024, and the scale-10
+ * sub-bucket of the significand 1 + k/2048 to within one. Built by otus__exp_init(). */
+extern double otus__exp_bound10[1025];
+extern uint16_t otus__exp_lut10[2048];
+
+#define OTUS__EXP_MIN_NORMAL 0x0010000000000000ull /* bits of the smallest positive normal */
+#define OTUS__EXP_INF        0x7ff0000000000000ull /* bits of +infinity */
+
+/* The bucket index at scale 1..10 of a positive normal finite v whose bits are b (the
+ * caller has checked both), without log(): the exponent gives the octave, the table
+ * the scale-10 sub-bucket to within one, one comparison settles it, and an exact power
+ * of two (significand 1) is the upper end of the bucket below. Buckets nest, so the
+ * scale-10 index shifted right gives every lower scale. */
+static inline int32_t otus__exp_index_small(uint64_t b, int scale)
+{
+    uint64_t mant = b & ((1ull << 52) - 1);
+    uint64_t mbits = mant | (1023ull << 52);
+    double m;
+    memcpy(&m, &mbits, sizeof(m)); /* the significand, in [1, 2) */
+    int32_t j = otus__exp_lut10[mant >> 41];
+    j += m > otus__exp_bound10[j + 1];
+    j -= mant == 0;
+    int32_t i10 = (int32_t)((uint32_t)((int32_t)(b >> 52) - 1023) << 10) + j;
+    return i10 >> (10 - scale);
+}
+
+/*
+ * The common case of a record into an exclusive cell, inline: a positive normal value
+ * at a scale of 1 to 10 that falls inside the window of positive buckets already in
+ * use. Returns 0, having written nothing, for anything else (zero, negative, the first
+ * value, a value outside the window, an extreme scale): otus__exp_record() then does
+ * the whole update. With a bucket already used, count is not zero, so min and max are
+ * set and need no first-value test.
+ */
+static inline int otus__exp_record_fast(struct otus__ecell *c, int max_size, double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof(b));
+    int32_t scale = atomic_load_explicit(&c->scale, memory_order_relaxed);
+    if (OTUS__UNLIKELY(b - OTUS__EXP_MIN_NORMAL >= OTUS__EXP_INF - OTUS__EXP_MIN_NORMAL ||
+                       (uint32_t)(scale - 1) >= 10u ||
+                       !atomic_load_explicit(&c->pos_used, memory_order_relaxed)))
+        return 0;
+    int32_t idx = otus__exp_index_small(b, scale);
+    uint32_t k = (uint32_t)(idx - atomic_load_explicit(&c->pos_base, memory_order_relaxed));
+    if (OTUS__UNLIKELY(k >= (uint32_t)max_size))
+        return 0;
+    /* Seqlock write section; release stores are plain moves on x86-64. */
+    uint64_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
+    atomic_store_explicit(&c->seq, seq + 1, memory_order_relaxed);
+    atomic_store_explicit(&c->count, atomic_load_explicit(&c->count, memory_order_relaxed) + 1,
+                          memory_order_release);
+    atomic_store_explicit(&c->counts[k],
+                          atomic_load_explicit(&c->counts[k], memory_order_relaxed) + 1,
+                          memory_order_release);
+    uint64_t sb = atomic_load_explicit(&c->sum, memory_order_relaxed);
+    uint64_t lb = atomic_load_explicit(&c->min, memory_order_relaxed);
+    uint64_t hb = atomic_load_explicit(&c->max, memory_order_relaxed);
+    double sum, lo, hi;
+    memcpy(&sum, &sb, 8);
+    memcpy(&lo, &lb, 8);
+    memcpy(&hi, &hb, 8);
+    sum += v;
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+    memcpy(&sb, &sum, 8);
+    memcpy(&lb, &lo, 8);
+    memcpy(&hb, &hi, 8);
+    atomic_store_explicit(&c->sum, sb, memory_order_release);
+    atomic_store_explicit(&c->min, lb, memory_order_release);
+    atomic_store_explicit(&c->max, hb, memory_order_release);
+    int32_t plo = atomic_load_explicit(&c->pos_lo, memory_order_relaxed);
+    int32_t phi = atomic_load_explicit(&c->pos_hi, memory_order_relaxed);
+    atomic_store_explicit(&c->pos_lo, idx < plo ? idx : plo, memory_order_release);
+    atomic_store_explicit(&c->pos_hi, idx > phi ? idx : phi, memory_order_release);
+    atomic_store_explicit(&c->seq, seq + 2, memory_order_release);
+    return 1;
+}
 /* The same on a shared cell, under its spin flag. nested: the caller interrupted a
  * record of its own thread that may hold the flag, so it only tries briefly and
  * returns OTUS_ERR_FULL rather than wait for itself. */
