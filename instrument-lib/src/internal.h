@@ -522,9 +522,47 @@ struct otus__ring_hdr {
 
 int otus__ring_init(struct otus__ring *r, uint64_t min_capacity);
 void otus__ring_free(struct otus__ring *r);
-/* Reserves len bytes (header included) for a record; NULL when full. */
-void *otus__ring_reserve(struct otus__ring *r, uint32_t len, uint64_t *pos, int *wake);
-void otus__ring_commit(void *rec, uint64_t pos);
+/* Writes the padding record that fills the end of the buffer before a wrapped record. */
+void otus__ring_pad(struct otus__ring *r, uint64_t at, uint64_t pad);
+
+/* Reserves len bytes (header included) for a record; NULL when full. Sets *wake when
+ * the reservation crosses a wake_bytes boundary. */
+static inline void *otus__ring_reserve(struct otus__ring *r, uint32_t len, uint64_t *pos, int *wake)
+{
+    len = (len + 7) & ~7u;
+    uint64_t cap = r->cap;
+    if (OTUS__UNLIKELY(len > cap / 2))
+        return NULL;
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t start, pad, end;
+    for (;;) {
+        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+        uint64_t off = head & (cap - 1);
+        pad = OTUS__UNLIKELY(off + len > cap) ? cap - off : 0;
+        start = head + pad;
+        end = start + len;
+        if (OTUS__UNLIKELY(end - tail > cap))
+            return NULL;
+        if (OTUS__LIKELY(atomic_compare_exchange_weak_explicit(
+                &r->head, &head, end, memory_order_relaxed, memory_order_relaxed)))
+            break;
+    }
+    if (OTUS__UNLIKELY(pad))
+        otus__ring_pad(r, head, pad);
+    struct otus__ring_hdr *h = (struct otus__ring_hdr *)(r->buf + (start & (cap - 1)));
+    h->len = len;
+    h->kind = 1;
+    *pos = start;
+    *wake = ((head ^ end) & ~(r->wake_bytes - 1)) != 0;
+    return h;
+}
+
+/* Publishes a reserved record: the consumer reads it once commit holds pos + 1. */
+static inline void otus__ring_commit(void *rec, uint64_t pos)
+{
+    struct otus__ring_hdr *h = rec;
+    atomic_store_explicit(&h->commit, pos + 1, memory_order_release);
+}
 /* The next committed record (single consumer), or NULL. */
 const struct otus__ring_hdr *otus__ring_peek(struct otus__ring *r);
 void otus__ring_release(struct otus__ring *r, const struct otus__ring_hdr *h);
