@@ -716,18 +716,32 @@ static inline uint64_t otus__hash_bytes(const void *data, size_t n, uint64_t see
 size_t otus__attr_size(const struct otus_attr *a, uint32_t value_limit);
 void otus__attr_put(struct otus__wr *w, const struct otus_attr *a, uint32_t value_limit);
 
-/* Copies n bytes; short copies (most keys and values) without a call. */
+/* Copies n bytes; short copies (most keys and values) without a call: two overlapping
+ * loads and stores of the widest size that fits, chosen in at most three tests. */
 static inline void otus__copy(void *dst, const void *src, size_t n)
 {
     unsigned char *d = dst;
     const unsigned char *s = src;
-    if (n >= 8 && n <= 16) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n > 16 && n <= 32) {
+    if (OTUS__LIKELY(n <= 16)) {
+        if (n >= 8) {
+            uint64_t a, b;
+            memcpy(&a, s, 8);
+            memcpy(&b, s + n - 8, 8);
+            memcpy(d, &a, 8);
+            memcpy(d + n - 8, &b, 8);
+        } else if (n >= 4) {
+            uint32_t a, b;
+            memcpy(&a, s, 4);
+            memcpy(&b, s + n - 4, 4);
+            memcpy(d, &a, 4);
+            memcpy(d + n - 4, &b, 4);
+        } else if (n) {
+            unsigned char a = s[0], b = s[n >> 1], c = s[n - 1];
+            d[0] = a;
+            d[n >> 1] = b;
+            d[n - 1] = c;
+        }
+    } else if (n <= 32) {
         uint64_t a, b, c, e;
         memcpy(&a, s, 8);
         memcpy(&b, s + 8, 8);
@@ -737,32 +751,17 @@ static inline void otus__copy(void *dst, const void *src, size_t n)
         memcpy(d + 8, &b, 8);
         memcpy(d + n - 16, &c, 8);
         memcpy(d + n - 8, &e, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &b, 4);
-    } else if (n > 32) {
-        memcpy(d, s, n);
     } else {
-        for (size_t i = 0; i < n; i++)
-            d[i] = s[i];
+        memcpy(d, s, n);
     }
 }
 
-/* Key and value lengths of flat attributes (string, int, double, bool), measured once. */
-#define OTUS__FLAT_MAX 16
-struct otus__alen {
-    uint32_t key, value;
-};
-/* Bytes otus__attrs_write will write for a[0..n) (one entry kind byte each excluded);
- * fills len for the first OTUS__FLAT_MAX flat attributes. */
-size_t otus__attrs_measure(const struct otus_attr *a, size_t n, uint32_t limit,
-                           struct otus__alen *len);
-/* Writes a[0..n), each preceded by the byte entry_kind when it is not 0. */
-void otus__attrs_write(struct otus__wr *w, const struct otus_attr *a, size_t n, uint32_t limit,
-                       const struct otus__alen *len, int entry_kind);
+/* Length of a's key, at most OTUS__KEY_MAX (longer keys are cut). */
+static inline uint32_t otus__key_len_of(const struct otus_attr *a)
+{
+    size_t k = a->key ? strlen(a->key) : 0;
+    return k > OTUS__KEY_MAX ? OTUS__KEY_MAX : (uint32_t)k;
+}
 
 /* Length of a's string value (OTUS_NTS resolved), or 0 for NULL. */
 static inline size_t otus__attr_strlen(const struct otus_attr *a)
@@ -770,6 +769,125 @@ static inline size_t otus__attr_strlen(const struct otus_attr *a)
     if (!a->v.s)
         return 0;
     return a->len == OTUS_NTS ? strlen(a->v.s) : a->len;
+}
+
+/* Bytes of the first limit UTF-8 characters of s[0..n) (all of it under the limit). */
+size_t otus__utf8_prefix(const char *s, size_t n, uint32_t limit);
+
+/*
+ * Flat attributes (string, bool, int, double: nearly all of them) are sized once, then
+ * written from the saved lengths by a loop with no room checks, since the caller
+ * reserved the measured bytes. Other types, and entries past the first OTUS__FLAT_MAX,
+ * take the general functions otus__attr_size and otus__attr_put.
+ */
+#define OTUS__FLAT_MAX 16
+struct otus__alen {
+    uint32_t key, value;
+};
+
+static inline int otus__attr_flat(uint32_t type)
+{
+    return type - OTUS_TYPE_STRING <= (uint32_t)(OTUS_TYPE_DOUBLE - OTUS_TYPE_STRING);
+}
+
+/* Bytes of a flat value after its key, by type, not counting a string's bytes: a 4-byte
+ * length for strings, 1 for booleans, 8 for integers and doubles. */
+extern const uint8_t otus__flat_value_sizes[8];
+
+/* Bytes otus__attrs_write will write for a[0..n) (one entry kind byte each excluded);
+ * fills len for the flat ones when n <= OTUS__FLAT_MAX. */
+static inline size_t otus__attrs_measure(const struct otus_attr *a, size_t n, uint32_t limit,
+                                         struct otus__alen *len)
+{
+    size_t bytes = 0;
+    if (OTUS__UNLIKELY(n > OTUS__FLAT_MAX)) {
+        for (size_t i = 0; i < n; i++)
+            bytes += otus__attr_size(&a[i], limit);
+        return bytes;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t t = a[i].type;
+        if (OTUS__UNLIKELY(!otus__attr_flat(t))) {
+            bytes += otus__attr_size(&a[i], limit);
+            continue;
+        }
+        uint32_t kl = otus__key_len_of(&a[i]), vl = 0;
+        if (t == OTUS_TYPE_STRING) {
+            vl = a[i].len;
+            if (OTUS__UNLIKELY(vl == OTUS_NTS || !a[i].v.s)) {
+                size_t sl = otus__attr_strlen(&a[i]);
+                vl = sl > 0xfffffffeu ? 0xfffffffeu : (uint32_t)sl;
+            }
+            if (OTUS__UNLIKELY(vl > limit))
+                vl = (uint32_t)otus__utf8_prefix(a[i].v.s, vl, limit);
+        }
+        len[i].key = kl;
+        len[i].value = vl;
+        bytes += 3u + kl + vl + otus__flat_value_sizes[t];
+    }
+    return bytes;
+}
+
+/* Writes flat attribute a (lengths l) at p and returns the end. On little-endian
+ * machines one 4-byte store writes the type and the key length; it also covers the byte
+ * after them, which is written next (a flat entry is at least 4 bytes long). */
+static inline unsigned char *otus__flat_put(unsigned char *p, const struct otus_attr *a,
+                                            const struct otus__alen *l)
+{
+    uint32_t t = a->type, kl = l->key;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t hdr = t | kl << 8;
+    memcpy(p, &hdr, 4);
+#else
+    uint16_t kl16 = (uint16_t)kl;
+    p[0] = (unsigned char)t;
+    memcpy(p + 1, &kl16, 2);
+#endif
+    otus__copy(p + 3, a->key, kl);
+    p += 3 + kl;
+    if (t == OTUS_TYPE_STRING) {
+        memcpy(p, &l->value, 4);
+        otus__copy(p + 4, a->v.s, l->value);
+        return p + 4 + l->value;
+    }
+    if (t == OTUS_TYPE_BOOL) {
+        *p = a->v.b != 0;
+        return p + 1;
+    }
+    memcpy(p, &a->v.i, 8);
+    return p + 8;
+}
+
+/* otus__attrs_write with room checks at every write (entries crossing span blocks). */
+void otus__attrs_write_general(struct otus__wr *w, const struct otus_attr *a, size_t n,
+                               uint32_t limit, const struct otus__alen *len, int entry_kind);
+
+/* Writes a[0..n), measured as bytes by otus__attrs_measure, each preceded by the byte
+ * entry_kind when it is not 0 (n more bytes). When all of it fits before w->end (always
+ * for logs; for spans unless it crosses into the next block), flat entries take the
+ * unchecked loop. */
+static inline __attribute__((always_inline)) void
+otus__attrs_write(struct otus__wr *w, const struct otus_attr *a, size_t n, uint32_t limit,
+                  const struct otus__alen *len, int entry_kind, size_t bytes)
+{
+    size_t kind = entry_kind ? 1 : 0;
+    if (OTUS__UNLIKELY(n > OTUS__FLAT_MAX || (size_t)(w->end - w->p) < bytes + kind * n)) {
+        otus__attrs_write_general(w, a, n, limit, len, entry_kind);
+        return;
+    }
+    unsigned char *p = w->p; /* in a register: byte stores would make w->p reload */
+    for (size_t i = 0; i < n; i++) {
+        if (kind)
+            *p++ = (unsigned char)entry_kind;
+        if (OTUS__LIKELY(otus__attr_flat(a[i].type))) {
+            p = otus__flat_put(p, &a[i], &len[i]);
+        } else {
+            w->p = p;
+            otus__attr_put(w, &a[i], limit);
+            p = w->p;
+        }
+    }
+    w->p = p;
 }
 
 /* ---- protobuf writer (pb.c) ------------------------------------------------------ */
@@ -939,7 +1057,7 @@ extern int otus__log_min_level;
 int otus__log_format_json(struct otus_buf *out, const struct otus__log_rec *rec, uint64_t unix_ns);
 /* Formats and writes a record on the caller's thread (library stopped). */
 void otus__log_write_direct(int level, const struct otus_span_context *ctx, const char *msg,
-                            const struct otus_attr *fields, size_t n_fields);
+                            size_t msg_len, const struct otus_attr *fields, size_t n_fields);
 /* Appends one LogRecord (field 2 of ScopeLogs) for rec. */
 void otus__encode_log_record(struct otus__pb *w, const struct otus__log_rec *rec, uint64_t unix_ns);
 

@@ -184,10 +184,10 @@ static void rec_put_attrs(struct otus__span_rec *rec, const struct otus_attr *a,
     if (k <= OTUS__FLAT_MAX) {
         /* Sized once, one reservation, written from the saved lengths. */
         struct otus__alen len[OTUS__FLAT_MAX];
-        size_t bytes = otus__attrs_measure(a, k, limit, len) + k;
+        size_t bytes = otus__attrs_measure(a, k, limit, len);
         struct otus__wr w;
-        if (!rec_reserve(rec, bytes, &w)) {
-            otus__attrs_write(&w, a, k, limit, len, OTUS__E_ATTR);
+        if (!rec_reserve(rec, bytes + k, &w)) {
+            otus__attrs_write(&w, a, k, limit, len, OTUS__E_ATTR, bytes);
             w.blk->len = (uint32_t)(w.p - w.blk->data);
             rec->tail = w.blk;
             rec->n_entries += (uint32_t)k;
