@@ -158,20 +158,62 @@ extern __thread struct otus__tls otus__tls __attribute__((tls_model("initial-exe
 
 void otus__rng_seed(struct otus__tls *t);
 
-/* A 64-bit random number from the calling thread's generator (wyrand). */
-static inline uint64_t otus__rand64(void)
+/* The calling thread's state with its generator seeded for this process (a forked
+ * child reseeds on first use). */
+static inline struct otus__tls *otus__rng_ready(void)
 {
     struct otus__tls *t = &otus__tls;
     if (OTUS__UNLIKELY(t->rng_gen !=
                        atomic_load_explicit(&otus__fork_gen, memory_order_relaxed) + 1))
         otus__rng_seed(t);
-    t->rng += 0xa0761d6478bd642full;
-    __uint128_t m = (__uint128_t)t->rng * (t->rng ^ 0xe7037ed1a0b428dbull);
+    return t;
+}
+
+/* The next 64-bit number of t's generator (wyrand). */
+static inline uint64_t otus__rng_next(struct otus__tls *t)
+{
+    uint64_t x = t->rng += 0xa0761d6478bd642full;
+    __uint128_t m = (__uint128_t)x * (x ^ 0xe7037ed1a0b428dbull);
     return (uint64_t)(m >> 64) ^ (uint64_t)m;
 }
 
-void otus__new_trace_id(uint8_t id[16]);
-void otus__new_span_id(uint8_t id[8]);
+/* A 64-bit random number from the calling thread's generator. */
+static inline uint64_t otus__rand64(void)
+{
+    return otus__rng_next(otus__rng_ready());
+}
+
+/* A random span ID (8 bytes, never all zero) from t's generator. */
+static inline void otus__new_span_id(struct otus__tls *t, uint8_t id[8])
+{
+    uint64_t a;
+    do
+        a = otus__rng_next(t);
+    while (OTUS__UNLIKELY(a == 0));
+    memcpy(id, &a, 8);
+}
+
+/* A random trace ID (16 bytes, never all zero) from t's generator. */
+static inline void otus__new_trace_id(struct otus__tls *t, uint8_t id[16])
+{
+    uint64_t a, b;
+    do {
+        a = otus__rng_next(t);
+        b = otus__rng_next(t);
+    } while (OTUS__UNLIKELY((a | b) == 0));
+    memcpy(id, &a, 8);
+    memcpy(id + 8, &b, 8);
+}
+
+/* Non-zero when c has a non-zero trace ID and span ID (c not NULL). */
+static inline int otus__span_context_valid(const struct otus_span_context *c)
+{
+    uint64_t a, b, sid;
+    memcpy(&a, c->trace_id, 8);
+    memcpy(&b, c->trace_id + 8, 8);
+    memcpy(&sid, c->span_id, 8);
+    return (a | b) != 0 && sid != 0;
+}
 
 /* ---- metric cells (cells.c) ------------------------------------------------------ */
 

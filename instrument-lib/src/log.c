@@ -45,7 +45,7 @@ static void fill_header(struct otus__log_rec *rec, int level, const struct otus_
     rec->n_fields = n_fields;
     rec->dropped_fields = dropped;
     rec->pad_ = 0;
-    if (ctx && otus_span_context_is_valid(ctx)) {
+    if (ctx && otus__span_context_valid(ctx)) {
         memcpy(rec->trace_id, ctx->trace_id, 16);
         memcpy(rec->span_id, ctx->span_id, 8);
         rec->trace_flags = ctx->trace_flags;
