@@ -84,6 +84,13 @@ OTUS_API const char *otus_version(void);
  * as an array of struct otus_attr. The array and everything it points to is borrowed
  * for the duration of the call only: the library copies what it keeps. Build entries
  * with the otus_attr_*() helpers below, which work in C and C++.
+ *
+ * Lengths the compiler knows are not measured again: when the value given to
+ * otus_attr_str is a string literal, the helper stores its length in len (as
+ * otus_attr_strn would), so the record paths copy it without a strlen(). This happens
+ * with GCC when optimizing (it folds strlen() of a literal after inlining the helper);
+ * elsewhere the helper stores OTUS_NTS and the library measures the value. An entry
+ * built by otus_attr_str whose v.s is changed afterwards needs len set again.
  * =================================================================================== */
 
 /* Attribute value types: every type an OTLP AnyValue can hold. */
@@ -122,12 +129,26 @@ struct otus_attr {
     } v;
 };
 
+/* strlen(s) when the compiler can compute it while compiling (s is a string literal and
+ * the call is inlined), else unknown. Not for direct use. */
+static inline size_t otus__const_strlen(const char *s, size_t unknown)
+{
+    if (!s)
+        return unknown;
+#if defined(__GNUC__)
+    if (__builtin_constant_p(__builtin_strlen(s)))
+        return __builtin_strlen(s);
+#endif
+    return unknown;
+}
+
 static inline struct otus_attr otus_attr_str(const char *key, const char *value)
 {
     struct otus_attr a;
+    size_t n = otus__const_strlen(value, OTUS_NTS);
     a.key = key;
     a.type = OTUS_TYPE_STRING;
-    a.len = OTUS_NTS;
+    a.len = n < OTUS_NTS ? (uint32_t)n : OTUS_NTS;
     a.v.s = value;
     return a;
 }
@@ -813,12 +834,20 @@ OTUS_API void otus_log_emit(int level, const char *msg, const struct otus_attr *
 OTUS_API void otus_log_emit_ctx(int level, const struct otus_span_context *ctx, const char *msg,
                                 const struct otus_attr *fields, size_t n_fields);
 
-/* otus_log_emit behind the inline level check: a disabled level costs a compare. */
+/* otus_log_emit with the message's length given: msg_len bytes of msg (which then need
+ * not be NUL-terminated), or OTUS_NTS for a NUL-terminated msg; msg NULL is an empty
+ * message whatever msg_len says. Same rules and behaviour as otus_log_emit otherwise. */
+OTUS_API void otus_log_emitn(int level, const char *msg, size_t msg_len,
+                             const struct otus_attr *fields, size_t n_fields);
+
+/* otus_log_emit behind the inline level check: a disabled level costs a compare. The
+ * length of a literal message is passed on when the compiler knows it (see
+ * Attributes), so the library does not measure it. */
 static inline void otus_log_write(int level, const char *msg, const struct otus_attr *fields,
                                   size_t n_fields)
 {
     if (otus_log_enabled(level))
-        otus_log_emit(level, msg, fields, n_fields);
+        otus_log_emitn(level, msg, otus__const_strlen(msg, OTUS_NTS), fields, n_fields);
 }
 
 #ifdef __cplusplus

@@ -26,8 +26,10 @@
 #define TAB_SCALE 10
 #define MIN_SCALE (-10)
 
-static double bound10[(1 << TAB_SCALE) + 1]; /* 2^(j/1024) */
-static uint16_t lut10[2048];                 /* scale-10 sub-bucket at mantissa k/2048 */
+double otus__exp_bound10[(1 << TAB_SCALE) + 1]; /* 2^(j/1024) */
+uint16_t otus__exp_lut10[2048];                 /* scale-10 sub-bucket at mantissa k/2048 */
+#define bound10 otus__exp_bound10
+#define lut10   otus__exp_lut10
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
 
 static void build_tables(void)
@@ -99,17 +101,10 @@ static inline int32_t index_fast(double v, int scale)
 {
     uint64_t b;
     memcpy(&b, &v, sizeof(b));
-    int e = (int)((b >> 52) & 0x7ff);
-    uint64_t mant = b & ((1ull << 52) - 1);
-    if (OTUS__UNLIKELY(e == 0 || scale > TAB_SCALE || scale <= 0 || mant == 0))
+    if (OTUS__UNLIKELY(b - OTUS__EXP_MIN_NORMAL >= OTUS__EXP_INF - OTUS__EXP_MIN_NORMAL ||
+                       (uint32_t)(scale - 1) >= (uint32_t)TAB_SCALE))
         return otus__exp_index(v, scale);
-    uint64_t mbits = mant | (1023ull << 52);
-    double m;
-    memcpy(&m, &mbits, sizeof(m));
-    int32_t j = lut10[mant >> 41];
-    j += m > bound10[j + 1];
-    int32_t i10 = (int32_t)((uint32_t)(e - 1023) << TAB_SCALE) + j;
-    return i10 >> (TAB_SCALE - scale);
+    return otus__exp_index_small(b, scale);
 }
 
 /* ---- cells ------------------------------------------------------------------------ */

@@ -158,20 +158,62 @@ extern __thread struct otus__tls otus__tls __attribute__((tls_model("initial-exe
 
 void otus__rng_seed(struct otus__tls *t);
 
-/* A 64-bit random number from the calling thread's generator (wyrand). */
-static inline uint64_t otus__rand64(void)
+/* The calling thread's state with its generator seeded for this process (a forked
+ * child reseeds on first use). */
+static inline struct otus__tls *otus__rng_ready(void)
 {
     struct otus__tls *t = &otus__tls;
     if (OTUS__UNLIKELY(t->rng_gen !=
                        atomic_load_explicit(&otus__fork_gen, memory_order_relaxed) + 1))
         otus__rng_seed(t);
-    t->rng += 0xa0761d6478bd642full;
-    __uint128_t m = (__uint128_t)t->rng * (t->rng ^ 0xe7037ed1a0b428dbull);
+    return t;
+}
+
+/* The next 64-bit number of t's generator (wyrand). */
+static inline uint64_t otus__rng_next(struct otus__tls *t)
+{
+    uint64_t x = t->rng += 0xa0761d6478bd642full;
+    __uint128_t m = (__uint128_t)x * (x ^ 0xe7037ed1a0b428dbull);
     return (uint64_t)(m >> 64) ^ (uint64_t)m;
 }
 
-void otus__new_trace_id(uint8_t id[16]);
-void otus__new_span_id(uint8_t id[8]);
+/* A 64-bit random number from the calling thread's generator. */
+static inline uint64_t otus__rand64(void)
+{
+    return otus__rng_next(otus__rng_ready());
+}
+
+/* A random span ID (8 bytes, never all zero) from t's generator. */
+static inline void otus__new_span_id(struct otus__tls *t, uint8_t id[8])
+{
+    uint64_t a;
+    do
+        a = otus__rng_next(t);
+    while (OTUS__UNLIKELY(a == 0));
+    memcpy(id, &a, 8);
+}
+
+/* A random trace ID (16 bytes, never all zero) from t's generator. */
+static inline void otus__new_trace_id(struct otus__tls *t, uint8_t id[16])
+{
+    uint64_t a, b;
+    do {
+        a = otus__rng_next(t);
+        b = otus__rng_next(t);
+    } while (OTUS__UNLIKELY((a | b) == 0));
+    memcpy(id, &a, 8);
+    memcpy(id + 8, &b, 8);
+}
+
+/* Non-zero when c has a non-zero trace ID and span ID (c not NULL). */
+static inline int otus__span_context_valid(const struct otus_span_context *c)
+{
+    uint64_t a, b, sid;
+    memcpy(&a, c->trace_id, 8);
+    memcpy(&b, c->trace_id + 8, 8);
+    memcpy(&sid, c->span_id, 8);
+    return (a | b) != 0 && sid != 0;
+}
 
 /* ---- metric cells (cells.c) ------------------------------------------------------ */
 
@@ -338,6 +380,85 @@ struct otus__ecell {
 };
 
 void otus__exp_record(struct otus__ecell *c, int max_size, int max_scale, double v);
+
+/* The mapping tables of exphist.c: 2^(j/1024) for j in 0..1024, and the scale-10
+ * sub-bucket of the significand 1 + k/2048 to within one. Built by otus__exp_init(). */
+extern double otus__exp_bound10[1025];
+extern uint16_t otus__exp_lut10[2048];
+
+#define OTUS__EXP_MIN_NORMAL 0x0010000000000000ull /* bits of the smallest positive normal */
+#define OTUS__EXP_INF        0x7ff0000000000000ull /* bits of +infinity */
+
+/* The bucket index at scale 1..10 of a positive normal finite v whose bits are b (the
+ * caller has checked both), without log(): the exponent gives the octave, the table
+ * the scale-10 sub-bucket to within one, one comparison settles it, and an exact power
+ * of two (significand 1) is the upper end of the bucket below. Buckets nest, so the
+ * scale-10 index shifted right gives every lower scale. */
+static inline int32_t otus__exp_index_small(uint64_t b, int scale)
+{
+    uint64_t mant = b & ((1ull << 52) - 1);
+    uint64_t mbits = mant | (1023ull << 52);
+    double m;
+    memcpy(&m, &mbits, sizeof(m)); /* the significand, in [1, 2) */
+    int32_t j = otus__exp_lut10[mant >> 41];
+    j += m > otus__exp_bound10[j + 1];
+    j -= mant == 0;
+    int32_t i10 = (int32_t)((uint32_t)((int32_t)(b >> 52) - 1023) << 10) + j;
+    return i10 >> (10 - scale);
+}
+
+/*
+ * The common case of a record into an exclusive cell, inline: a positive normal value
+ * at a scale of 1 to 10 that falls inside the window of positive buckets already in
+ * use. Returns 0, having written nothing, for anything else (zero, negative, the first
+ * value, a value outside the window, an extreme scale): otus__exp_record() then does
+ * the whole update. With a bucket already used, count is not zero, so min and max are
+ * set and need no first-value test.
+ */
+static inline int otus__exp_record_fast(struct otus__ecell *c, int max_size, double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof(b));
+    int32_t scale = atomic_load_explicit(&c->scale, memory_order_relaxed);
+    if (OTUS__UNLIKELY(b - OTUS__EXP_MIN_NORMAL >= OTUS__EXP_INF - OTUS__EXP_MIN_NORMAL ||
+                       (uint32_t)(scale - 1) >= 10u ||
+                       !atomic_load_explicit(&c->pos_used, memory_order_relaxed)))
+        return 0;
+    int32_t idx = otus__exp_index_small(b, scale);
+    uint32_t k = (uint32_t)(idx - atomic_load_explicit(&c->pos_base, memory_order_relaxed));
+    if (OTUS__UNLIKELY(k >= (uint32_t)max_size))
+        return 0;
+    /* Seqlock write section; release stores are plain moves on x86-64. */
+    uint64_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
+    atomic_store_explicit(&c->seq, seq + 1, memory_order_relaxed);
+    atomic_store_explicit(&c->count, atomic_load_explicit(&c->count, memory_order_relaxed) + 1,
+                          memory_order_release);
+    atomic_store_explicit(&c->counts[k],
+                          atomic_load_explicit(&c->counts[k], memory_order_relaxed) + 1,
+                          memory_order_release);
+    uint64_t sb = atomic_load_explicit(&c->sum, memory_order_relaxed);
+    uint64_t lb = atomic_load_explicit(&c->min, memory_order_relaxed);
+    uint64_t hb = atomic_load_explicit(&c->max, memory_order_relaxed);
+    double sum, lo, hi;
+    memcpy(&sum, &sb, 8);
+    memcpy(&lo, &lb, 8);
+    memcpy(&hi, &hb, 8);
+    sum += v;
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+    memcpy(&sb, &sum, 8);
+    memcpy(&lb, &lo, 8);
+    memcpy(&hb, &hi, 8);
+    atomic_store_explicit(&c->sum, sb, memory_order_release);
+    atomic_store_explicit(&c->min, lb, memory_order_release);
+    atomic_store_explicit(&c->max, hb, memory_order_release);
+    int32_t plo = atomic_load_explicit(&c->pos_lo, memory_order_relaxed);
+    int32_t phi = atomic_load_explicit(&c->pos_hi, memory_order_relaxed);
+    atomic_store_explicit(&c->pos_lo, idx < plo ? idx : plo, memory_order_release);
+    atomic_store_explicit(&c->pos_hi, idx > phi ? idx : phi, memory_order_release);
+    atomic_store_explicit(&c->seq, seq + 2, memory_order_release);
+    return 1;
+}
 /* The same on a shared cell, under its spin flag. nested: the caller interrupted a
  * record of its own thread that may hold the flag, so it only tries briefly and
  * returns OTUS_ERR_FULL rather than wait for itself. */
@@ -443,9 +564,47 @@ struct otus__ring_hdr {
 
 int otus__ring_init(struct otus__ring *r, uint64_t min_capacity);
 void otus__ring_free(struct otus__ring *r);
-/* Reserves len bytes (header included) for a record; NULL when full. */
-void *otus__ring_reserve(struct otus__ring *r, uint32_t len, uint64_t *pos, int *wake);
-void otus__ring_commit(void *rec, uint64_t pos);
+/* Writes the padding record that fills the end of the buffer before a wrapped record. */
+void otus__ring_pad(struct otus__ring *r, uint64_t at, uint64_t pad);
+
+/* Reserves len bytes (header included) for a record; NULL when full. Sets *wake when
+ * the reservation crosses a wake_bytes boundary. */
+static inline void *otus__ring_reserve(struct otus__ring *r, uint32_t len, uint64_t *pos, int *wake)
+{
+    len = (len + 7) & ~7u;
+    uint64_t cap = r->cap;
+    if (OTUS__UNLIKELY(len > cap / 2))
+        return NULL;
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t start, pad, end;
+    for (;;) {
+        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+        uint64_t off = head & (cap - 1);
+        pad = OTUS__UNLIKELY(off + len > cap) ? cap - off : 0;
+        start = head + pad;
+        end = start + len;
+        if (OTUS__UNLIKELY(end - tail > cap))
+            return NULL;
+        if (OTUS__LIKELY(atomic_compare_exchange_weak_explicit(
+                &r->head, &head, end, memory_order_relaxed, memory_order_relaxed)))
+            break;
+    }
+    if (OTUS__UNLIKELY(pad))
+        otus__ring_pad(r, head, pad);
+    struct otus__ring_hdr *h = (struct otus__ring_hdr *)(r->buf + (start & (cap - 1)));
+    h->len = len;
+    h->kind = 1;
+    *pos = start;
+    *wake = ((head ^ end) & ~(r->wake_bytes - 1)) != 0;
+    return h;
+}
+
+/* Publishes a reserved record: the consumer reads it once commit holds pos + 1. */
+static inline void otus__ring_commit(void *rec, uint64_t pos)
+{
+    struct otus__ring_hdr *h = rec;
+    atomic_store_explicit(&h->commit, pos + 1, memory_order_release);
+}
 /* The next committed record (single consumer), or NULL. */
 const struct otus__ring_hdr *otus__ring_peek(struct otus__ring *r);
 void otus__ring_release(struct otus__ring *r, const struct otus__ring_hdr *h);
@@ -599,18 +758,32 @@ static inline uint64_t otus__hash_bytes(const void *data, size_t n, uint64_t see
 size_t otus__attr_size(const struct otus_attr *a, uint32_t value_limit);
 void otus__attr_put(struct otus__wr *w, const struct otus_attr *a, uint32_t value_limit);
 
-/* Copies n bytes; short copies (most keys and values) without a call. */
+/* Copies n bytes; short copies (most keys and values) without a call: two overlapping
+ * loads and stores of the widest size that fits, chosen in at most three tests. */
 static inline void otus__copy(void *dst, const void *src, size_t n)
 {
     unsigned char *d = dst;
     const unsigned char *s = src;
-    if (n >= 8 && n <= 16) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n > 16 && n <= 32) {
+    if (OTUS__LIKELY(n <= 16)) {
+        if (n >= 8) {
+            uint64_t a, b;
+            memcpy(&a, s, 8);
+            memcpy(&b, s + n - 8, 8);
+            memcpy(d, &a, 8);
+            memcpy(d + n - 8, &b, 8);
+        } else if (n >= 4) {
+            uint32_t a, b;
+            memcpy(&a, s, 4);
+            memcpy(&b, s + n - 4, 4);
+            memcpy(d, &a, 4);
+            memcpy(d + n - 4, &b, 4);
+        } else if (n) {
+            unsigned char a = s[0], b = s[n >> 1], c = s[n - 1];
+            d[0] = a;
+            d[n >> 1] = b;
+            d[n - 1] = c;
+        }
+    } else if (n <= 32) {
         uint64_t a, b, c, e;
         memcpy(&a, s, 8);
         memcpy(&b, s + 8, 8);
@@ -620,32 +793,17 @@ static inline void otus__copy(void *dst, const void *src, size_t n)
         memcpy(d + 8, &b, 8);
         memcpy(d + n - 16, &c, 8);
         memcpy(d + n - 8, &e, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &b, 4);
-    } else if (n > 32) {
-        memcpy(d, s, n);
     } else {
-        for (size_t i = 0; i < n; i++)
-            d[i] = s[i];
+        memcpy(d, s, n);
     }
 }
 
-/* Key and value lengths of flat attributes (string, int, double, bool), measured once. */
-#define OTUS__FLAT_MAX 16
-struct otus__alen {
-    uint32_t key, value;
-};
-/* Bytes otus__attrs_write will write for a[0..n) (one entry kind byte each excluded);
- * fills len for the first OTUS__FLAT_MAX flat attributes. */
-size_t otus__attrs_measure(const struct otus_attr *a, size_t n, uint32_t limit,
-                           struct otus__alen *len);
-/* Writes a[0..n), each preceded by the byte entry_kind when it is not 0. */
-void otus__attrs_write(struct otus__wr *w, const struct otus_attr *a, size_t n, uint32_t limit,
-                       const struct otus__alen *len, int entry_kind);
+/* Length of a's key, at most OTUS__KEY_MAX (longer keys are cut). */
+static inline uint32_t otus__key_len_of(const struct otus_attr *a)
+{
+    size_t k = a->key ? strlen(a->key) : 0;
+    return k > OTUS__KEY_MAX ? OTUS__KEY_MAX : (uint32_t)k;
+}
 
 /* Length of a's string value (OTUS_NTS resolved), or 0 for NULL. */
 static inline size_t otus__attr_strlen(const struct otus_attr *a)
@@ -653,6 +811,125 @@ static inline size_t otus__attr_strlen(const struct otus_attr *a)
     if (!a->v.s)
         return 0;
     return a->len == OTUS_NTS ? strlen(a->v.s) : a->len;
+}
+
+/* Bytes of the first limit UTF-8 characters of s[0..n) (all of it under the limit). */
+size_t otus__utf8_prefix(const char *s, size_t n, uint32_t limit);
+
+/*
+ * Flat attributes (string, bool, int, double: nearly all of them) are sized once, then
+ * written from the saved lengths by a loop with no room checks, since the caller
+ * reserved the measured bytes. Other types, and entries past the first OTUS__FLAT_MAX,
+ * take the general functions otus__attr_size and otus__attr_put.
+ */
+#define OTUS__FLAT_MAX 16
+struct otus__alen {
+    uint32_t key, value;
+};
+
+static inline int otus__attr_flat(uint32_t type)
+{
+    return type - OTUS_TYPE_STRING <= (uint32_t)(OTUS_TYPE_DOUBLE - OTUS_TYPE_STRING);
+}
+
+/* Bytes of a flat value after its key, by type, not counting a string's bytes: a 4-byte
+ * length for strings, 1 for booleans, 8 for integers and doubles. */
+extern const uint8_t otus__flat_value_sizes[8];
+
+/* Bytes otus__attrs_write will write for a[0..n) (one entry kind byte each excluded);
+ * fills len for the flat ones when n <= OTUS__FLAT_MAX. */
+static inline size_t otus__attrs_measure(const struct otus_attr *a, size_t n, uint32_t limit,
+                                         struct otus__alen *len)
+{
+    size_t bytes = 0;
+    if (OTUS__UNLIKELY(n > OTUS__FLAT_MAX)) {
+        for (size_t i = 0; i < n; i++)
+            bytes += otus__attr_size(&a[i], limit);
+        return bytes;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t t = a[i].type;
+        if (OTUS__UNLIKELY(!otus__attr_flat(t))) {
+            bytes += otus__attr_size(&a[i], limit);
+            continue;
+        }
+        uint32_t kl = otus__key_len_of(&a[i]), vl = 0;
+        if (t == OTUS_TYPE_STRING) {
+            vl = a[i].len;
+            if (OTUS__UNLIKELY(vl == OTUS_NTS || !a[i].v.s)) {
+                size_t sl = otus__attr_strlen(&a[i]);
+                vl = sl > 0xfffffffeu ? 0xfffffffeu : (uint32_t)sl;
+            }
+            if (OTUS__UNLIKELY(vl > limit))
+                vl = (uint32_t)otus__utf8_prefix(a[i].v.s, vl, limit);
+        }
+        len[i].key = kl;
+        len[i].value = vl;
+        bytes += 3u + kl + vl + otus__flat_value_sizes[t];
+    }
+    return bytes;
+}
+
+/* Writes flat attribute a (lengths l) at p and returns the end. On little-endian
+ * machines one 4-byte store writes the type and the key length; it also covers the byte
+ * after them, which is written next (a flat entry is at least 4 bytes long). */
+static inline unsigned char *otus__flat_put(unsigned char *p, const struct otus_attr *a,
+                                            const struct otus__alen *l)
+{
+    uint32_t t = a->type, kl = l->key;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t hdr = t | kl << 8;
+    memcpy(p, &hdr, 4);
+#else
+    uint16_t kl16 = (uint16_t)kl;
+    p[0] = (unsigned char)t;
+    memcpy(p + 1, &kl16, 2);
+#endif
+    otus__copy(p + 3, a->key, kl);
+    p += 3 + kl;
+    if (t == OTUS_TYPE_STRING) {
+        memcpy(p, &l->value, 4);
+        otus__copy(p + 4, a->v.s, l->value);
+        return p + 4 + l->value;
+    }
+    if (t == OTUS_TYPE_BOOL) {
+        *p = a->v.b != 0;
+        return p + 1;
+    }
+    memcpy(p, &a->v.i, 8);
+    return p + 8;
+}
+
+/* otus__attrs_write with room checks at every write (entries crossing span blocks). */
+void otus__attrs_write_general(struct otus__wr *w, const struct otus_attr *a, size_t n,
+                               uint32_t limit, const struct otus__alen *len, int entry_kind);
+
+/* Writes a[0..n), measured as bytes by otus__attrs_measure, each preceded by the byte
+ * entry_kind when it is not 0 (n more bytes). When all of it fits before w->end (always
+ * for logs; for spans unless it crosses into the next block), flat entries take the
+ * unchecked loop. */
+static inline __attribute__((always_inline)) void
+otus__attrs_write(struct otus__wr *w, const struct otus_attr *a, size_t n, uint32_t limit,
+                  const struct otus__alen *len, int entry_kind, size_t bytes)
+{
+    size_t kind = entry_kind ? 1 : 0;
+    if (OTUS__UNLIKELY(n > OTUS__FLAT_MAX || (size_t)(w->end - w->p) < bytes + kind * n)) {
+        otus__attrs_write_general(w, a, n, limit, len, entry_kind);
+        return;
+    }
+    unsigned char *p = w->p; /* in a register: byte stores would make w->p reload */
+    for (size_t i = 0; i < n; i++) {
+        if (kind)
+            *p++ = (unsigned char)entry_kind;
+        if (OTUS__LIKELY(otus__attr_flat(a[i].type))) {
+            p = otus__flat_put(p, &a[i], &len[i]);
+        } else {
+            w->p = p;
+            otus__attr_put(w, &a[i], limit);
+            p = w->p;
+        }
+    }
+    w->p = p;
 }
 
 /* ---- protobuf writer (pb.c) ------------------------------------------------------ */
@@ -822,7 +1099,7 @@ extern int otus__log_min_level;
 int otus__log_format_json(struct otus_buf *out, const struct otus__log_rec *rec, uint64_t unix_ns);
 /* Formats and writes a record on the caller's thread (library stopped). */
 void otus__log_write_direct(int level, const struct otus_span_context *ctx, const char *msg,
-                            const struct otus_attr *fields, size_t n_fields);
+                            size_t msg_len, const struct otus_attr *fields, size_t n_fields);
 /* Appends one LogRecord (field 2 of ScopeLogs) for rec. */
 void otus__encode_log_record(struct otus__pb *w, const struct otus__log_rec *rec, uint64_t unix_ns);
 

@@ -45,7 +45,7 @@ static void fill_header(struct otus__log_rec *rec, int level, const struct otus_
     rec->n_fields = n_fields;
     rec->dropped_fields = dropped;
     rec->pad_ = 0;
-    if (ctx && otus_span_context_is_valid(ctx)) {
+    if (ctx && otus__span_context_valid(ctx)) {
         memcpy(rec->trace_id, ctx->trace_id, 16);
         memcpy(rec->span_id, ctx->span_id, 8);
         rec->trace_flags = ctx->trace_flags;
@@ -56,26 +56,34 @@ static void fill_header(struct otus__log_rec *rec, int level, const struct otus_
     }
 }
 
-void otus_log_emit_ctx(int level, const struct otus_span_context *ctx, const char *msg,
-                       const struct otus_attr *fields, size_t n_fields)
+/* Bytes of the message: msg_len, or measured for OTUS_NTS; at most 2^30 - 1. */
+static inline size_t msg_bytes(const char *msg, size_t msg_len)
 {
-    if (level < __atomic_load_n(&otus__log_min_level, __ATOMIC_RELAXED))
-        return;
+    if (!msg)
+        return 0;
+    if (msg_len == OTUS_NTS)
+        msg_len = strlen(msg);
+    return msg_len > 0x3fffffff ? 0x3fffffff : msg_len;
+}
+
+/* The record path of every entry point: size, reserve, write, commit. */
+static inline void log_record(int level, const struct otus_span_context *ctx, const char *msg,
+                              size_t msg_len, const struct otus_attr *fields, size_t n_fields)
+{
     if (!fields)
         n_fields = 0;
+    size_t ml = msg_bytes(msg, msg_len);
     struct otus__ring *ring = atomic_load_explicit(&otus__g.log_ring, memory_order_acquire);
     if (OTUS__UNLIKELY(!ring || atomic_load_explicit(&otus__g.state, memory_order_acquire) !=
                                     OTUS__RUNNING)) {
-        otus__log_write_direct(level, ctx, msg, fields, n_fields);
+        otus__log_write_direct(level, ctx, msg, ml, fields, n_fields);
         return;
     }
     uint32_t limit = otus__g.set.log_value_limit;
     size_t k = n_fields < otus__g.set.log_attr_limit ? n_fields : otus__g.set.log_attr_limit;
-    size_t ml = msg ? strlen(msg) : 0;
-    if (ml > 0x3fffffff)
-        ml = 0x3fffffff;
     struct otus__alen len[OTUS__FLAT_MAX];
-    size_t size = sizeof(struct otus__log_rec) + ml + otus__attrs_measure(fields, k, limit, len);
+    size_t fb = otus__attrs_measure(fields, k, limit, len);
+    size_t size = sizeof(struct otus__log_rec) + ml + fb;
     uint64_t pos;
     int wake = 0;
     struct otus__log_rec *rec =
@@ -88,22 +96,37 @@ void otus_log_emit_ctx(int level, const struct otus_span_context *ctx, const cha
     unsigned char *p = (unsigned char *)(rec + 1);
     otus__copy(p, msg, ml);
     struct otus__wr w = {p + ml, (unsigned char *)rec + size, NULL};
-    otus__attrs_write(&w, fields, k, limit, len, 0);
+    otus__attrs_write(&w, fields, k, limit, len, 0, fb);
     otus__ring_commit(rec, pos);
     if (OTUS__UNLIKELY(wake))
         otus__wake_exporter();
 }
 
+void otus_log_emit_ctx(int level, const struct otus_span_context *ctx, const char *msg,
+                       const struct otus_attr *fields, size_t n_fields)
+{
+    if (level < __atomic_load_n(&otus__log_min_level, __ATOMIC_RELAXED))
+        return;
+    log_record(level, ctx, msg, OTUS_NTS, fields, n_fields);
+}
+
+void otus_log_emitn(int level, const char *msg, size_t msg_len, const struct otus_attr *fields,
+                    size_t n_fields)
+{
+    if (level < __atomic_load_n(&otus__log_min_level, __ATOMIC_RELAXED))
+        return;
+    struct otus_span *cur = otus__tls.cur;
+    log_record(level, cur ? &cur->ctx : NULL, msg, msg_len, fields, n_fields);
+}
+
 void otus_log_emit(int level, const char *msg, const struct otus_attr *fields, size_t n_fields)
 {
-    struct otus_span *cur = otus__tls.cur;
-    otus_log_emit_ctx(level, cur ? &cur->ctx : NULL, msg, fields, n_fields);
+    otus_log_emitn(level, msg, OTUS_NTS, fields, n_fields);
 }
 
 void otus__log_write_direct(int level, const struct otus_span_context *ctx, const char *msg,
-                            const struct otus_attr *fields, size_t n_fields)
+                            size_t ml, const struct otus_attr *fields, size_t n_fields)
 {
-    size_t ml = msg ? strlen(msg) : 0;
     size_t k = n_fields > 128 ? 128 : n_fields;
     size_t size = sizeof(struct otus__log_rec) + ml;
     for (size_t i = 0; i < k; i++)

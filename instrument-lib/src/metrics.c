@@ -935,6 +935,14 @@ static inline void hist_record(struct otus_series *s, double v)
     hist_slow(s, b, v);
 }
 
+static __attribute__((noinline)) void hist_record_checked(struct otus_series *s, double v)
+{
+    if (OTUS__UNLIKELY(!isfinite(v)))
+        drop();
+    else
+        hist_record(s, v);
+}
+
 /* Exponential exemplars: reservoir sampling per collection epoch. */
 static void exp_exemplar(struct otus_series *s, unsigned char *base, double v,
                          const struct otus_span *cur)
@@ -958,18 +966,14 @@ static void exp_exemplar(struct otus_series *s, unsigned char *base, double v,
     exemplar_offer(s, base, slot, v, cur);
 }
 
-static void exp_record(struct otus_series *s, double v)
+static __attribute__((noinline)) void exp_slow(struct otus_series *s, double v)
 {
-    if (s->off == SIZE_MAX) {
+    if (!isfinite(v) || s->off == SIZE_MAX) {
         drop();
         return;
     }
     struct otus__tls *t = &otus__tls;
-    unsigned char *base = t->excl;
-    if (OTUS__LIKELY(base && atomic_load_explicit(&s->start_ns, memory_order_relaxed)))
-        base = excl_enter(t);
-    else
-        base = record_prepare(s, t);
+    unsigned char *base = record_prepare(s, t);
     if (!base) {
         /* Shared region: a thread past the exclusive slots waits for the cell; a record
          * nested in this thread's own (an exclusive thread with its region busy, or one
@@ -992,13 +996,57 @@ static void exp_record(struct otus_series *s, double v)
     }
     otus__exp_record((struct otus__ecell *)(base + s->off), s->max_size, s->max_scale, v);
     struct otus_span *cur = t->cur;
-    if (OTUS__UNLIKELY(cur != NULL || otus__exemplar_mode == OTUS__EXEMPLAR_ALWAYS_ON)) {
+    if (cur || otus__exemplar_mode == OTUS__EXEMPLAR_ALWAYS_ON) {
         int sampled = cur && (cur->ctx.trace_flags & OTUS_TRACE_FLAG_SAMPLED);
         if (otus__exemplar_mode == OTUS__EXEMPLAR_ALWAYS_ON ||
             (otus__exemplar_mode == OTUS__EXEMPLAR_TRACE_BASED && sampled))
             exp_exemplar(s, base, v, cur);
     }
     excl_leave(t, base);
+}
+
+/* The rest of a record into a claimed exclusive cell: the whole update when the inline
+ * common case did not apply (done is 0), the exemplar, and the cell's release. */
+static __attribute__((noinline)) void exp_finish(struct otus_series *s, struct otus__tls *t,
+                                                 unsigned char *base, double v, int done)
+{
+    if (!done) {
+        if (!isfinite(v)) {
+            excl_leave(t, base);
+            drop();
+            return;
+        }
+        otus__exp_record((struct otus__ecell *)(base + s->off), s->max_size, s->max_scale, v);
+    }
+    struct otus_span *cur = t->cur;
+    int sampled = cur && (cur->ctx.trace_flags & OTUS_TRACE_FLAG_SAMPLED);
+    if (otus__exemplar_mode == OTUS__EXEMPLAR_ALWAYS_ON ||
+        (otus__exemplar_mode == OTUS__EXEMPLAR_TRACE_BASED && sampled))
+        exp_exemplar(s, base, v, cur);
+    excl_leave(t, base);
+}
+
+/* The exclusive cell claimed inline as for explicit histograms, and inside it the
+ * common case (a positive value within the current window) inline too, with no call
+ * left on the way: everything else (zero, negative, NaN or infinite, the first value,
+ * a window move or rescale, an exemplar to offer) goes to exp_finish or exp_slow. */
+static __attribute__((noinline)) void exp_record(struct otus_series *s, double v)
+{
+    struct otus__tls *t = &otus__tls;
+    unsigned char *base = t->excl;
+    if (OTUS__LIKELY(base && atomic_load_explicit(&s->start_ns, memory_order_relaxed))) {
+        t->excl = NULL;
+        atomic_signal_fence(memory_order_seq_cst);
+        int done = otus__exp_record_fast((struct otus__ecell *)(base + s->off), s->max_size, v);
+        if (OTUS__LIKELY(done && !t->cur && otus__exemplar_mode != OTUS__EXEMPLAR_ALWAYS_ON)) {
+            atomic_signal_fence(memory_order_seq_cst);
+            t->excl = base;
+            return;
+        }
+        exp_finish(s, t, base, v, done);
+        return;
+    }
+    exp_slow(s, v);
 }
 
 static void gauge_set(struct otus_series *s, uint64_t bits)
@@ -1046,14 +1094,12 @@ void otus_series_record(struct otus_series *s, double v)
 {
     if (OTUS__UNLIKELY(!s))
         return;
-    if (OTUS__UNLIKELY(!isfinite(v))) {
-        drop();
-        return;
-    }
+    /* Each kind in its own function, reached by a jump: none pays for the registers
+     * the other needs. */
     if (OTUS__LIKELY(s->op == OTUS__OP_HIST))
-        hist_record(s, v);
+        hist_record_checked(s, v);
     else if (s->op == OTUS__OP_EXP)
-        exp_record(s, v);
+        exp_record(s, v); /* refuses NaN and infinities itself */
     else
         drop();
 }

@@ -41,43 +41,12 @@ void otus__ring_free(struct otus__ring *r)
     r->buf = NULL;
 }
 
-void *otus__ring_reserve(struct otus__ring *r, uint32_t len, uint64_t *pos, int *wake)
+void otus__ring_pad(struct otus__ring *r, uint64_t at, uint64_t pad)
 {
-    len = (len + 7) & ~7u;
-    if (len > r->cap / 2)
-        return NULL;
-    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-    uint64_t start, pad, end;
-    for (;;) {
-        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-        uint64_t off = head & (r->cap - 1);
-        pad = off + len > r->cap ? r->cap - off : 0;
-        start = head + pad;
-        end = start + len;
-        if (end - tail > r->cap)
-            return NULL;
-        if (atomic_compare_exchange_weak_explicit(&r->head, &head, end, memory_order_relaxed,
-                                                  memory_order_relaxed))
-            break;
-    }
-    if (pad) {
-        struct otus__ring_hdr *ph = (struct otus__ring_hdr *)(r->buf + (head & (r->cap - 1)));
-        ph->len = (uint32_t)pad;
-        ph->kind = 0;
-        atomic_store_explicit(&ph->commit, head + 1, memory_order_release);
-    }
-    struct otus__ring_hdr *h = (struct otus__ring_hdr *)(r->buf + (start & (r->cap - 1)));
-    h->len = len;
-    h->kind = 1;
-    *pos = start;
-    *wake = (head & ~(r->wake_bytes - 1)) != (end & ~(r->wake_bytes - 1));
-    return h;
-}
-
-void otus__ring_commit(void *rec, uint64_t pos)
-{
-    struct otus__ring_hdr *h = rec;
-    atomic_store_explicit(&h->commit, pos + 1, memory_order_release);
+    struct otus__ring_hdr *ph = (struct otus__ring_hdr *)(r->buf + (at & (r->cap - 1)));
+    ph->len = (uint32_t)pad;
+    ph->kind = 0;
+    atomic_store_explicit(&ph->commit, at + 1, memory_order_release);
 }
 
 const struct otus__ring_hdr *otus__ring_peek(struct otus__ring *r)

@@ -155,23 +155,3 @@ void otus__rng_seed(struct otus__tls *t)
     t->rng = seed;
     t->rng_gen = atomic_load_explicit(&otus__fork_gen, memory_order_relaxed) + 1;
 }
-
-void otus__new_trace_id(uint8_t id[16])
-{
-    uint64_t a, b;
-    do {
-        a = otus__rand64();
-        b = otus__rand64();
-    } while ((a | b) == 0);
-    memcpy(id, &a, 8);
-    memcpy(id + 8, &b, 8);
-}
-
-void otus__new_span_id(uint8_t id[8])
-{
-    uint64_t a;
-    do {
-        a = otus__rand64();
-    } while (a == 0);
-    memcpy(id, &a, 8);
-}

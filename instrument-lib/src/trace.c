@@ -35,13 +35,7 @@ static inline int started(const struct otus_span *sp)
 
 int otus_span_context_is_valid(const struct otus_span_context *c)
 {
-    if (!c)
-        return 0;
-    uint64_t a, b, s;
-    memcpy(&a, c->trace_id, 8);
-    memcpy(&b, c->trace_id + 8, 8);
-    memcpy(&s, c->span_id, 8);
-    return (a | b) != 0 && s != 0;
+    return c && otus__span_context_valid(c);
 }
 
 /* ---- samplers ------------------------------------------------------------------------ */
@@ -58,19 +52,41 @@ static uint64_t ratio_threshold(double ratio)
     return (1ull << 56) - (uint64_t)llround(ratio * 0x1p56);
 }
 
-static int ratio_sample(const uint8_t id[16], uint64_t threshold)
-{
-    uint64_t r = 0;
-    for (int i = 9; i < 16; i++)
-        r = r << 8 | id[i];
-    return r >= threshold;
-}
-
-static uint64_t g_threshold;
+/* The configured sampler as two settings, so a decision takes no switch: whether a
+ * span with a parent follows the parent's sampled flag (the parentbased_* samplers),
+ * and the ratio threshold for the others (0 samples everything, 2^56 nothing). */
+static struct {
+    uint64_t threshold;
+    int follow_parent;
+} g_sampler = {0, 1};
 
 void otus__trace_configure(void)
 {
-    g_threshold = ratio_threshold(otus__g.set.ratio);
+    uint64_t t;
+    int follow;
+    switch (otus__g.set.sampler) {
+    case OTUS_SAMPLER_ALWAYS_ON:
+        t = 0, follow = 0;
+        break;
+    case OTUS_SAMPLER_ALWAYS_OFF:
+        t = 1ull << 56, follow = 0;
+        break;
+    case OTUS_SAMPLER_TRACEIDRATIO:
+        t = ratio_threshold(otus__g.set.ratio), follow = 0;
+        break;
+    case OTUS_SAMPLER_PARENTBASED_ALWAYS_OFF:
+        t = 1ull << 56, follow = 1;
+        break;
+    case OTUS_SAMPLER_PARENTBASED_TRACEIDRATIO:
+        t = ratio_threshold(otus__g.set.ratio), follow = 1;
+        break;
+    case OTUS_SAMPLER_PARENTBASED_ALWAYS_ON:
+    default:
+        t = 0, follow = 1;
+        break;
+    }
+    g_sampler.threshold = t;
+    g_sampler.follow_parent = follow;
 }
 
 static int parent_sampled(const struct otus_span_context *parent)
@@ -78,23 +94,15 @@ static int parent_sampled(const struct otus_span_context *parent)
     return (parent->trace_flags & OTUS_TRACE_FLAG_SAMPLED) != 0;
 }
 
-static int should_sample(const struct otus_span_context *parent, const uint8_t trace_id[16])
+static inline int should_sample(const struct otus_span_context *parent, const uint8_t trace_id[16])
 {
-    switch (otus__g.set.sampler) {
-    case OTUS_SAMPLER_ALWAYS_ON:
-        return 1;
-    case OTUS_SAMPLER_ALWAYS_OFF:
-        return 0;
-    case OTUS_SAMPLER_TRACEIDRATIO:
-        return ratio_sample(trace_id, g_threshold);
-    case OTUS_SAMPLER_PARENTBASED_ALWAYS_OFF:
-        return parent ? parent_sampled(parent) : 0;
-    case OTUS_SAMPLER_PARENTBASED_TRACEIDRATIO:
-        return parent ? parent_sampled(parent) : ratio_sample(trace_id, g_threshold);
-    case OTUS_SAMPLER_PARENTBASED_ALWAYS_ON:
-    default:
-        return parent ? parent_sampled(parent) : 1;
-    }
+    if (parent && g_sampler.follow_parent)
+        return parent_sampled(parent);
+    /* R: the trace ID's last 7 bytes, big-endian. */
+    uint64_t r;
+    memcpy(&r, trace_id + 8, 8);
+    r = __builtin_bswap64(r) & ((1ull << 56) - 1);
+    return r >= g_sampler.threshold;
 }
 
 /* ---- records ------------------------------------------------------------------------ */
@@ -123,8 +131,9 @@ static struct otus__blk *rec_first_block(struct otus__span_rec *rec)
     return (struct otus__blk *)((unsigned char *)rec - offsetof(struct otus__blk, data));
 }
 
-/* Makes room for n bytes after the record's end; sets w there. 0 or -1 (no memory). */
-static int rec_reserve(struct otus__span_rec *rec, size_t n, struct otus__wr *w)
+/* rec_reserve when the tail block is short of room: links enough new blocks. */
+static __attribute__((noinline)) int rec_grow(struct otus__span_rec *rec, size_t n,
+                                              struct otus__wr *w)
 {
     struct otus__blk *tail = rec->tail;
     size_t have = OTUS__BLK_DATA - tail->len;
@@ -145,6 +154,18 @@ static int rec_reserve(struct otus__span_rec *rec, size_t n, struct otus__wr *w)
         have += OTUS__BLK_DATA;
     }
     rec->n_blocks = (uint16_t)(rec->n_blocks + added);
+    w->blk = tail;
+    w->p = tail->data + tail->len;
+    w->end = tail->data + OTUS__BLK_DATA;
+    return 0;
+}
+
+/* Makes room for n bytes after the record's end; sets w there. 0 or -1 (no memory). */
+static inline int rec_reserve(struct otus__span_rec *rec, size_t n, struct otus__wr *w)
+{
+    struct otus__blk *tail = rec->tail;
+    if (OTUS__UNLIKELY(OTUS__BLK_DATA - tail->len < n))
+        return rec_grow(rec, n, w);
     w->blk = tail;
     w->p = tail->data + tail->len;
     w->end = tail->data + OTUS__BLK_DATA;
@@ -184,10 +205,10 @@ static void rec_put_attrs(struct otus__span_rec *rec, const struct otus_attr *a,
     if (k <= OTUS__FLAT_MAX) {
         /* Sized once, one reservation, written from the saved lengths. */
         struct otus__alen len[OTUS__FLAT_MAX];
-        size_t bytes = otus__attrs_measure(a, k, limit, len) + k;
+        size_t bytes = otus__attrs_measure(a, k, limit, len);
         struct otus__wr w;
-        if (!rec_reserve(rec, bytes, &w)) {
-            otus__attrs_write(&w, a, k, limit, len, OTUS__E_ATTR);
+        if (!rec_reserve(rec, bytes + k, &w)) {
+            otus__attrs_write(&w, a, k, limit, len, OTUS__E_ATTR, bytes);
             w.blk->len = (uint32_t)(w.p - w.blk->data);
             rec->tail = w.blk;
             rec->n_entries += (uint32_t)k;
@@ -229,7 +250,7 @@ static void attrs_put(struct otus__wr *w, const struct otus_attr *a, size_t n, u
 
 static void rec_put_link(struct otus__span_rec *rec, const struct otus_link *l)
 {
-    if (!l || !otus_span_context_is_valid(l->ctx))
+    if (!l || !l->ctx || !otus__span_context_valid(l->ctx))
         return;
     if (rec->n_links >= otus__g.set.span_link_limit) {
         rec->dropped_links++;
@@ -257,9 +278,15 @@ static void rec_put_link(struct otus__span_rec *rec, const struct otus_link *l)
 
 /* ---- start and end ---------------------------------------------------------------- */
 
-static struct otus__span_rec *rec_new(struct otus_span *sp, const uint8_t *parent_id, int remote,
-                                      const char *name, int kind, uint64_t start)
+/* A new record for sp: the header, then the name, the tracestate and the attributes
+ * sized together and written with one reservation (inside the first block unless they
+ * are long), then the links. NULL when the pool is out of blocks. */
+static __attribute__((noinline)) struct otus__span_rec *
+rec_new(struct otus_span *sp, const struct otus_span_context *parent, const char *name, int kind,
+        const struct otus_span_opts *o)
 {
+    uint64_t start =
+        o && o->start_time_ns ? (o->start_time_ns | OTUS__TIME_NS_FLAG) : otus__ticks();
     struct otus__pool *pool = otus__g.pool;
     struct otus__blk *b = pool ? otus__pool_get(pool) : NULL;
     if (!b) {
@@ -267,30 +294,59 @@ static struct otus__span_rec *rec_new(struct otus_span *sp, const uint8_t *paren
         return NULL;
     }
     struct otus__span_rec *rec = (struct otus__span_rec *)b->data;
-    memset(rec, 0, sizeof(*rec));
-    rec->pool = pool;
-    rec->tail = b;
-    rec->n_blocks = 1;
+    *rec = (struct otus__span_rec){
+        .pool = pool,
+        .tail = b,
+        .start = start,
+        .kind = (uint8_t)((unsigned)kind - OTUS_SPAN_INTERNAL <=
+                                  (unsigned)(OTUS_SPAN_CONSUMER - OTUS_SPAN_INTERNAL)
+                              ? kind
+                              : OTUS_SPAN_INTERNAL),
+        .flags = sp->ctx.trace_flags,
+        .has_parent = parent != NULL,
+        .parent_remote = parent ? parent->is_remote : 0,
+        .n_blocks = 1,
+    };
     b->len = sizeof(*rec);
-    rec->start = start;
     memcpy(rec->trace_id, sp->ctx.trace_id, 16);
     memcpy(rec->span_id, sp->ctx.span_id, 8);
-    rec->flags = sp->ctx.trace_flags;
-    rec->kind =
-        (uint8_t)(kind >= OTUS_SPAN_INTERNAL && kind <= OTUS_SPAN_CONSUMER ? kind
-                                                                           : OTUS_SPAN_INTERNAL);
-    if (parent_id) {
-        memcpy(rec->parent_id, parent_id, 8);
-        rec->has_parent = 1;
-        rec->parent_remote = (uint8_t)remote;
-    }
+    if (parent)
+        memcpy(rec->parent_id, parent->span_id, 8);
+
     size_t nl = name ? strlen(name) : 0;
+    if (nl > 0x3fffffff)
+        nl = 0x3fffffff;
     uint16_t tsl = sp->ctx.tracestate ? sp->ctx.tracestate_len : 0;
+    const struct otus_attr *a = o ? o->attrs : NULL;
+    size_t n = a ? o->n_attrs : 0, k = 0, ab = 0;
+    uint32_t limit = otus__g.set.span_value_limit;
+    struct otus__alen len[OTUS__FLAT_MAX];
+    if (n) {
+        k = n < otus__g.set.span_attr_limit ? n : otus__g.set.span_attr_limit;
+        rec->dropped_attrs = (uint32_t)(n - k);
+        if (k <= OTUS__FLAT_MAX)
+            ab = otus__attrs_measure(a, k, limit, len) + k;
+    }
+    size_t head = 5 + nl + (tsl ? 3u + tsl : 0);
     struct otus__wr w;
-    if (!rec_reserve(rec, 5 + nl + (tsl ? 3u + tsl : 0), &w)) {
-        otus__wr_u8(&w, OTUS__E_NAME);
-        otus__wr_u32(&w, (uint32_t)nl);
-        otus__wr_bytes(&w, name, nl);
+    int room = !rec_reserve(rec, head + ab, &w);
+    if (!room && ab) { /* out of blocks: the name at least, then what fits */
+        ab = 0;
+        room = !rec_reserve(rec, head, &w);
+    }
+    if (room) {
+        unsigned char *p = w.p;
+        if (OTUS__LIKELY(!w.blk->next)) { /* all in the first block */
+            uint32_t nl32 = (uint32_t)nl;
+            *p = OTUS__E_NAME;
+            memcpy(p + 1, &nl32, 4);
+            otus__copy(p + 5, name, nl);
+            w.p = p + 5 + nl;
+        } else {
+            otus__wr_u8(&w, OTUS__E_NAME);
+            otus__wr_u32(&w, (uint32_t)nl);
+            otus__wr_bytes(&w, name, nl);
+        }
         rec->n_entries++;
         if (tsl) {
             otus__wr_u8(&w, OTUS__E_TRACESTATE);
@@ -298,78 +354,114 @@ static struct otus__span_rec *rec_new(struct otus_span *sp, const uint8_t *paren
             otus__wr_bytes(&w, sp->ctx.tracestate, tsl);
             rec->n_entries++;
         }
+        if (ab) {
+            otus__attrs_write(&w, a, k, limit, len, OTUS__E_ATTR, ab - k);
+            rec->n_entries += (uint32_t)k;
+            rec->n_attrs = (uint16_t)k;
+            k = 0;
+        }
         w.blk->len = (uint32_t)(w.p - w.blk->data);
         rec->tail = w.blk;
     }
+    if (k) /* many attributes, or no room for them with the name */
+        rec_put_attrs(rec, a, k);
+    for (size_t i = 0; o && o->links && i < o->n_links; i++)
+        rec_put_link(rec, &o->links[i]);
     return rec;
+}
+
+/* The parts of a start that call out (seeding the generator, building a record),
+ * kept out of otus_span_start so that its common path saves no registers. */
+static __attribute__((noinline)) void start_seeding(struct otus_span *sp, const char *name,
+                                                    int kind, const struct otus_span_opts *o)
+{
+    otus__rng_seed(&otus__tls);
+    otus_span_start(sp, name, kind, o);
+}
+
+/* Makes sp, whole now, current on t unless detached: a signal handler that logs may
+ * look at it from then on. */
+static inline void make_current(struct otus_span *sp, struct otus__tls *t, uint32_t flags)
+{
+    sp->otus_private_pad_ = 0;
+    if (!(flags & OTUS_SPAN_DETACHED)) {
+        P_PREV(sp) = t->cur;
+        P_OWNER(sp) = t;
+        sp->otus_private_state_ = ST_MAGIC | ST_ACTIVE;
+        atomic_signal_fence(memory_order_release);
+        t->cur = sp;
+    } else {
+        P_PREV(sp) = NULL;
+        P_OWNER(sp) = NULL;
+        sp->otus_private_state_ = ST_MAGIC;
+    }
+}
+
+static __attribute__((noinline)) void
+start_recording(struct otus_span *sp, const struct otus_span_context *parent, const char *name,
+                int kind, const struct otus_span_opts *o, uint32_t flags)
+{
+    P_REC(sp) = rec_new(sp, parent, name, kind, o);
+    make_current(sp, &otus__tls, flags);
 }
 
 void otus_span_start(struct otus_span *sp, const char *name, int kind,
                      const struct otus_span_opts *o)
 {
     struct otus__tls *t = &otus__tls;
+    if (OTUS__UNLIKELY(t->rng_gen !=
+                       atomic_load_explicit(&otus__fork_gen, memory_order_relaxed) + 1)) {
+        start_seeding(sp, name, kind, o);
+        return;
+    }
     const struct otus_span_context *parent = NULL;
-    if (o && o->parent_span && started(o->parent_span))
-        parent = &o->parent_span->ctx;
-    else if (o && o->parent && otus_span_context_is_valid(o->parent))
-        parent = o->parent;
-    else if (!(o && (o->flags & OTUS_SPAN_ROOT)) && t->cur)
+    uint32_t flags = 0;
+    if (o) {
+        flags = o->flags;
+        if (o->parent_span && started(o->parent_span))
+            parent = &o->parent_span->ctx;
+        else if (o->parent && otus__span_context_valid(o->parent))
+            parent = o->parent;
+    }
+    if (!parent && !(flags & OTUS_SPAN_ROOT) && t->cur)
         parent = &t->cur->ctx;
 
-    sp->otus_private_state_ = ST_MAGIC;
-    sp->otus_private_pad_ = 0;
     P_REC(sp) = NULL;
-    P_PREV(sp) = NULL;
-    P_OWNER(sp) = NULL;
     sp->ctx.is_remote = 0;
     if (parent) {
         memcpy(sp->ctx.trace_id, parent->trace_id, 16);
         sp->ctx.tracestate = parent->tracestate_len ? parent->tracestate : NULL;
         sp->ctx.tracestate_len = parent->tracestate ? parent->tracestate_len : 0;
     } else {
-        otus__new_trace_id(sp->ctx.trace_id);
+        otus__new_trace_id(t, sp->ctx.trace_id);
         sp->ctx.tracestate = NULL;
         sp->ctx.tracestate_len = 0;
     }
 
     int rec_on = atomic_load_explicit(&otus__g.recording, memory_order_relaxed);
-    if (OTUS__UNLIKELY(!rec_on && otus__g.disabled)) {
-        /* The no-op SDK: the parent's context passes through unchanged. */
-        if (parent) {
-            memcpy(sp->ctx.span_id, parent->span_id, 8);
-            sp->ctx.trace_flags = parent->trace_flags;
-        } else {
-            memset(sp->ctx.trace_id, 0, 16);
-            memset(sp->ctx.span_id, 0, 8);
-            sp->ctx.trace_flags = 0;
-        }
-    } else {
-        otus__new_span_id(sp->ctx.span_id);
-        int sampled = rec_on   ? should_sample(parent, sp->ctx.trace_id)
-                      : parent ? parent_sampled(parent)
-                               : 0;
+    if (OTUS__LIKELY(rec_on)) {
+        otus__new_span_id(t, sp->ctx.span_id);
+        int sampled = should_sample(parent, sp->ctx.trace_id);
         sp->ctx.trace_flags = sampled ? OTUS_TRACE_FLAG_SAMPLED : 0;
-        if (sampled && rec_on) {
-            uint64_t start =
-                o && o->start_time_ns ? (o->start_time_ns | OTUS__TIME_NS_FLAG) : otus__ticks();
-            struct otus__span_rec *rec = rec_new(sp, parent ? parent->span_id : NULL,
-                                                 parent ? parent->is_remote : 0, name, kind, start);
-            if (rec) {
-                if (o && o->attrs && o->n_attrs)
-                    rec_put_attrs(rec, o->attrs, o->n_attrs);
-                for (size_t i = 0; o && o->links && i < o->n_links; i++)
-                    rec_put_link(rec, &o->links[i]);
-                P_REC(sp) = rec;
-            }
+        if (sampled) {
+            start_recording(sp, parent, name, kind, o, flags);
+            return;
         }
+    } else if (!otus__g.disabled) {
+        /* Stopped: a valid context that follows the parent's decision, no record. */
+        otus__new_span_id(t, sp->ctx.span_id);
+        sp->ctx.trace_flags = parent && parent_sampled(parent) ? OTUS_TRACE_FLAG_SAMPLED : 0;
+    } else if (parent) {
+        /* The no-op SDK: the parent's context passes through unchanged. */
+        memcpy(sp->ctx.span_id, parent->span_id, 8);
+        sp->ctx.trace_flags = parent->trace_flags;
+    } else {
+        memset(sp->ctx.trace_id, 0, 16);
+        memset(sp->ctx.span_id, 0, 8);
+        sp->ctx.trace_flags = 0;
     }
 
-    if (!(o && (o->flags & OTUS_SPAN_DETACHED))) {
-        P_PREV(sp) = t->cur;
-        P_OWNER(sp) = t;
-        sp->otus_private_state_ |= ST_ACTIVE;
-        t->cur = sp;
-    }
+    make_current(sp, t, flags);
 }
 
 /* Takes sp out of the calling thread's current chain. */
@@ -387,22 +479,9 @@ static void uncurrent(struct otus_span *sp)
     }
 }
 
-void otus_span_end_at(struct otus_span *sp, uint64_t end_ns)
+/* Stamps the end of a recording span's record and queues it for export. */
+static __attribute__((noinline)) void rec_finish(struct otus__span_rec *rec, uint64_t end)
 {
-    if (!sp || !started(sp) || (sp->otus_private_state_ & ST_ENDED))
-        return;
-    uint64_t end = end_ns ? (end_ns | OTUS__TIME_NS_FLAG) : 0;
-    struct otus__span_rec *rec = P_REC(sp);
-    if (rec && !end)
-        end = otus__ticks();
-    sp->otus_private_state_ |= ST_ENDED;
-    if (sp->otus_private_state_ & ST_ACTIVE)
-        uncurrent(sp);
-    else if (otus__tls.cur == sp)
-        otus__tls.cur = NULL;
-    if (!rec)
-        return;
-    P_REC(sp) = NULL;
     if (!rec_lock(rec))
         return;
     rec->end = end;
@@ -419,9 +498,36 @@ void otus_span_end_at(struct otus_span *sp, uint64_t end_ns)
         otus__wake_exporter();
 }
 
+static inline void span_end(struct otus_span *sp, uint64_t end_ns)
+{
+    if (!sp || !started(sp) || (sp->otus_private_state_ & ST_ENDED))
+        return;
+    uint64_t end = end_ns ? (end_ns | OTUS__TIME_NS_FLAG) : 0;
+    struct otus__span_rec *rec = P_REC(sp);
+    if (rec && !end)
+        end = otus__ticks(); /* the end comes first: what follows is not the span's */
+    sp->otus_private_state_ |= ST_ENDED;
+    struct otus__tls *t = &otus__tls;
+    if (OTUS__LIKELY(t->cur == sp && P_OWNER(sp) == t))
+        t->cur = (struct otus_span *)P_PREV(sp); /* ending the current span: the usual case */
+    else if (sp->otus_private_state_ & ST_ACTIVE)
+        uncurrent(sp);
+    else if (t->cur == sp)
+        t->cur = NULL;
+    if (!rec)
+        return;
+    P_REC(sp) = NULL;
+    rec_finish(rec, end);
+}
+
+void otus_span_end_at(struct otus_span *sp, uint64_t end_ns)
+{
+    span_end(sp, end_ns);
+}
+
 void otus_span_end(struct otus_span *sp)
 {
-    otus_span_end_at(sp, 0);
+    span_end(sp, 0);
 }
 
 int otus_span_is_recording(const struct otus_span *sp)

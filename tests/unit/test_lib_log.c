@@ -97,6 +97,46 @@ static void json_line_fields(void **state)
     otus_buf_free(&b);
 }
 
+/* String values whose lengths the helper knew (literals, with GCC optimizing) and ones
+ * the library measures (built at run time, OTUS_NTS) give the same record; so does a
+ * message of known length that is not NUL-terminated, and a NULL one. */
+static void lengths_known_and_measured(void **state)
+{
+    (void)state;
+    struct otus_attr lit = otus_attr_str("order.id", "o-9");
+    assert_true(lit.len == OTUS_NTS || lit.len == 3);
+    char key[16], val[16];
+    snprintf(key, sizeof(key), "order.%s", "id");
+    snprintf(val, sizeof(val), "o-%d", 9);
+    struct otus_attr dyn = otus_attr_str(key, val);
+    assert_int_equal(dyn.len, OTUS_NTS);
+    struct otus_attr num = otus_attr_int("order", 5);
+    struct otus_attr nul_value = otus_attr_str("none", NULL);
+    struct otus_attr f[] = {lit, dyn, num, nul_value};
+    char msg[] = "abcdef";
+    otus_log_emitn(OTUS_LEVEL_INFO, msg, 3, f, 2); /* "abc", known length */
+    otus_log_emitn(OTUS_LEVEL_INFO, msg, OTUS_NTS, f + 2, 2);
+    otus_log_emitn(OTUS_LEVEL_INFO, NULL, 5, NULL, 0);
+    otus_log_write(OTUS_LEVEL_INFO, "literal", f, 1);
+    size_t n;
+    LogsReq *r = logs_drain(NULL, &n);
+    assert_int_equal(n, 4);
+    LogRecord *a = logs_record(r, 0), *b = logs_record(r, 1), *c = logs_record(r, 2);
+    LogRecord *d = logs_record(r, 3);
+    assert_string_equal(a->body->string_value, "abc");
+    /* The same key twice: the last value wins, and both had the same bytes. */
+    assert_int_equal(a->n_attributes, 1);
+    assert_true(kv_has_str(a->attributes, a->n_attributes, "order.id", "o-9"));
+    assert_string_equal(b->body->string_value, "abcdef");
+    assert_int_equal(b->n_attributes, 2);
+    assert_true(kv_has_int(b->attributes, b->n_attributes, "order", 5));
+    assert_true(kv_has_str(b->attributes, b->n_attributes, "none", ""));
+    assert_string_equal(c->body->string_value, "");
+    assert_string_equal(d->body->string_value, "literal");
+    assert_true(kv_has_str(d->attributes, d->n_attributes, "order.id", "o-9"));
+    logs_free(r);
+}
+
 static void escaping_and_bad_utf8(void **state)
 {
     (void)state;
@@ -288,10 +328,10 @@ static void file_sink_via_thread(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(json_line_fields),           cmocka_unit_test(escaping_and_bad_utf8),
-        cmocka_unit_test(trace_context_in_span),      cmocka_unit_test(level_threshold),
-        cmocka_unit_test(ring_full_drops_and_counts), cmocka_unit_test(direct_when_stopped),
-        cmocka_unit_test(file_sink_via_thread),
+        cmocka_unit_test(json_line_fields),      cmocka_unit_test(lengths_known_and_measured),
+        cmocka_unit_test(escaping_and_bad_utf8), cmocka_unit_test(trace_context_in_span),
+        cmocka_unit_test(level_threshold),       cmocka_unit_test(ring_full_drops_and_counts),
+        cmocka_unit_test(direct_when_stopped),   cmocka_unit_test(file_sink_via_thread),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

@@ -240,6 +240,42 @@ static void exp_mapping(void **state)
     assert_int_equal(otus__exp_index(4.9e-324, 20), otus__exp_index(2.2250738585072014e-308, 20));
 }
 
+/* The inline mapping of the record path's common case (scales 1 to 10) gives the same
+ * index as the reference for powers of two, their neighbours, table boundaries and a
+ * sweep of values across the whole exponent range. */
+static void exp_inline_mapping_matches(void **state)
+{
+    (void)state;
+    otus__exp_init();
+    for (int s = 1; s <= 10; s++) {
+        for (int e = -1022; e <= 1023; e += 13) {
+            double p = ldexp(1.0, e);
+            double vs[] = {p, nextafter(p, 0), nextafter(p, INFINITY), p * 1.5, p * 1.9999999};
+            for (size_t k = 0; k < sizeof(vs) / sizeof(vs[0]); k++) {
+                double v = vs[k];
+                uint64_t b;
+                memcpy(&b, &v, 8);
+                if (b < OTUS__EXP_MIN_NORMAL || b >= OTUS__EXP_INF)
+                    continue;
+                assert_int_equal(otus__exp_index_small(b, s), otus__exp_index(v, s));
+            }
+        }
+        for (int j = 0; j <= 1024; j++) { /* at and just above every scale-10 boundary */
+            double v = otus__exp_bound10[j], w = nextafter(v, INFINITY);
+            uint64_t b;
+            memcpy(&b, &v, 8);
+            assert_int_equal(otus__exp_index_small(b, s), otus__exp_index(v, s));
+            memcpy(&b, &w, 8);
+            assert_int_equal(otus__exp_index_small(b, s), otus__exp_index(w, s));
+        }
+        for (double v = 1e-300; v < 1e300; v *= 1.0137) {
+            uint64_t b;
+            memcpy(&b, &v, 8);
+            assert_int_equal(otus__exp_index_small(b, s), otus__exp_index(v, s));
+        }
+    }
+}
+
 static const ExpPoint *exp_point(const MetricsReq *r, const char *name)
 {
     const Metric *m = metric_find(r, name);
@@ -602,6 +638,28 @@ static void invalid_and_null(void **state)
     otus_metric_record(c, 1.0, NULL, 0);
     otus_metric_set(c, 1.0, NULL, 0);
     assert_int_equal(otus__stat_get(OTUS__STAT_MEAS_DROPPED) - before, 2);
+    /* NaN and infinities are refused and counted by warm bound histograms of both kinds,
+     * whose cells are already in use (the inline paths); the values around them count. */
+    struct otus_series *hs =
+        otus_metric_bind(otus_histogram_create("t.nan.h", "s", NULL, NULL, 0), NULL, 0);
+    struct otus_series *es =
+        otus_metric_bind(otus_exp_histogram_create("t.nan.e", "s", NULL, 0, 0), NULL, 0);
+    otus_series_record(hs, 1.0);
+    otus_series_record(es, 1.0);
+    before = otus__stat_get(OTUS__STAT_MEAS_DROPPED);
+    otus_series_record(hs, NAN);
+    otus_series_record(es, NAN);
+    otus_series_record(hs, INFINITY);
+    otus_series_record(es, INFINITY);
+    otus_series_record(es, -INFINITY);
+    otus_series_record(es, 1.5);
+    assert_int_equal(otus__stat_get(OTUS__STAT_MEAS_DROPPED) - before, 5);
+    MetricsReq *r = metrics_collect();
+    assert_int_equal(hist_point(r, "t.nan.h")->count, 1);
+    const ExpPoint *ep = exp_point(r, "t.nan.e");
+    assert_int_equal(ep->count, 2);
+    assert_true(ep->sum == 2.5 && ep->min == 1.0 && ep->max == 1.5);
+    metrics_free(r);
     /* Name conflicts are warned about and both instruments work. */
     struct otus_metric *other = otus_updown_counter_create("t.kind", NULL, NULL);
     assert_non_null(strstr(lib_diag_text, "registered again"));
@@ -647,6 +705,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(histogram_default_buckets),
         cmocka_unit_test(histogram_custom_and_negative),
         cmocka_unit_test(exp_mapping),
+        cmocka_unit_test(exp_inline_mapping_matches),
         cmocka_unit_test(exp_single_value_max_scale),
         cmocka_unit_test(exp_rescale),
         cmocka_unit_test(exp_random_buckets_exact),

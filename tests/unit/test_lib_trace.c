@@ -227,6 +227,68 @@ static void limits(void **state)
     trace_free(r);
 }
 
+/* Name and start attributes are written with one reservation: when they fit in the
+ * first block, across blocks when they do not (a long name, long values), and for
+ * more attributes than are sized in one pass; the span reads back the same each way. */
+static void start_record_layouts(void **state)
+{
+    (void)state;
+    static char name[900], val[700];
+    memset(name, 'n', sizeof(name) - 1);
+    memset(val, 'v', sizeof(val) - 1);
+    char keys[20][16];
+    struct otus_attr many[20];
+    for (int i = 0; i < 20; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "k%02d", i);
+        many[i] = i % 4 == 0   ? otus_attr_str(keys[i], "s")
+                  : i % 4 == 1 ? otus_attr_int(keys[i], i)
+                  : i % 4 == 2 ? otus_attr_bool(keys[i], 1)
+                               : otus_attr_double(keys[i], i * 0.5);
+    }
+    const char *tags[] = {"x", "y"};
+    struct otus_attr mixed[3] = {otus_attr_str("long", val),
+                                 otus_attr_array("tags", OTUS_TYPE_STRING_ARRAY, tags, 2),
+                                 otus_attr_int("n", 7)};
+    struct otus_span_opts o;
+    memset(&o, 0, sizeof(o));
+    struct otus_span sp;
+    o.attrs = mixed;
+    o.n_attrs = 3;
+    otus_span_start(&sp, "small", OTUS_SPAN_INTERNAL, &o); /* the long value crosses */
+    otus_span_end(&sp);
+    otus_span_start(&sp, name, OTUS_SPAN_INTERNAL, &o); /* the name alone crosses */
+    otus_span_end(&sp);
+    o.attrs = many;
+    o.n_attrs = 20;
+    otus_span_start(&sp, "many", OTUS_SPAN_INTERNAL, &o);
+    otus_span_end(&sp);
+    TraceReq *r = spans_drain(NULL);
+    const char *names[2] = {"small", name};
+    for (int k = 0; k < 2; k++) {
+        Span *s = trace_span_named(r, names[k]);
+        assert_non_null(s);
+        assert_int_equal(s->n_attributes, 3);
+        assert_true(kv_has_str(s->attributes, s->n_attributes, "long", val));
+        assert_true(kv_has_int(s->attributes, s->n_attributes, "n", 7));
+        const AnyValue *t = kv_find(s->attributes, s->n_attributes, "tags");
+        assert_int_equal(t->value_case, ANY(ARRAY_VALUE));
+        assert_int_equal(t->array_value->n_values, 2);
+    }
+    Span *s = trace_span_named(r, "many");
+    assert_int_equal(s->n_attributes, 20);
+    for (int i = 0; i < 20; i++) {
+        const AnyValue *v = kv_find(s->attributes, s->n_attributes, keys[i]);
+        assert_non_null(v);
+        if (i % 4 == 1)
+            assert_int_equal(v->int_value, i);
+        else if (i % 4 == 2)
+            assert_true(v->bool_value);
+        else if (i % 4 == 3)
+            assert_true(v->double_value == i * 0.5);
+    }
+    trace_free(r);
+}
+
 static void value_length_limit(void **state)
 {
     (void)state;
@@ -407,7 +469,7 @@ static void ids_unique_nonzero(void **state)
     static uint64_t seen[N];
     for (int i = 0; i < N; i++) {
         uint8_t sid[8];
-        otus__new_span_id(sid);
+        otus__new_span_id(otus__rng_ready(), sid);
         memcpy(&seen[i], sid, 8);
         assert_true(seen[i] != 0);
         for (int j = 0; j < i; j++)
@@ -423,7 +485,7 @@ static void fork_reseeds(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     uint8_t id[8];
-    otus__new_span_id(id);
+    otus__new_span_id(otus__rng_ready(), id);
     if (pid == 0) {
         ssize_t w = write(fds[1], id, 8);
         _exit(w == 8 ? 0 : 1);
@@ -501,6 +563,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(attributes_events_links_status),
         cmocka_unit_test(status_ok_is_final),
         cmocka_unit_test(limits),
+        cmocka_unit_test(start_record_layouts),
         cmocka_unit_test(value_length_limit),
         cmocka_unit_test(current_span_chain),
         cmocka_unit_test(remote_parent),
