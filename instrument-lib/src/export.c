@@ -339,74 +339,68 @@ static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl
     return e->hard_deadline && otus__mono_ns() >= e->hard_deadline;
 }
 
-/* Reads partial_success.rejected_* from an Export*ServiceResponse body. */
-static uint64_t rejected_count(const unsigned char *p, size_t n)
+static uint64_t read_varint(const unsigned char *p, size_t n, size_t *i)
+{
+    uint64_t v = 0;
+    for (int shift = 0; *i < n && shift < 64; shift += 7) {
+        unsigned char byte = p[(*i)++];
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80))
+            break;
+    }
+    return v;
+}
+
+/* Finds field number want of wire type want_wire (0: varint, 2: length-delimited) in
+ * the protobuf message p[0..n): its value, or its bytes in *sub and *sublen. 0 if
+ * found, -1 if not or if the message is malformed. */
+static int find_field(const unsigned char *p, size_t n, uint32_t want, unsigned want_wire,
+                      uint64_t *value, const unsigned char **sub, size_t *sublen)
 {
     size_t i = 0;
     while (i < n) {
-        uint64_t key = 0;
-        int shift = 0;
-        while (i < n && shift < 64) {
-            key |= (uint64_t)(p[i] & 0x7f) << shift;
-            shift += 7;
-            if (!(p[i++] & 0x80))
-                break;
-        }
-        uint32_t wire = key & 7, field = (uint32_t)(key >> 3);
-        uint64_t len = 0;
+        uint64_t key = read_varint(p, n, &i);
+        unsigned wire = (unsigned)(key & 7);
+        uint64_t v = 0;
         if (wire == 0) {
-            uint64_t v = 0;
-            shift = 0;
-            while (i < n && shift < 64) {
-                v |= (uint64_t)(p[i] & 0x7f) << shift;
-                shift += 7;
-                if (!(p[i++] & 0x80))
-                    break;
+            v = read_varint(p, n, &i);
+        } else if (wire == 1 || wire == 5) {
+            if ((wire == 1 ? 8u : 4u) > n - i)
+                return -1;
+            i += wire == 1 ? 8 : 4;
+        } else if (wire == 2) {
+            v = read_varint(p, n, &i);
+            if (v > n - i)
+                return -1;
+        } else {
+            return -1;
+        }
+        if ((key >> 3) == want && wire == want_wire) {
+            if (wire == 2) {
+                *sub = p + i;
+                *sublen = (size_t)v;
+            } else {
+                *value = v;
             }
-            continue;
-        }
-        if (wire == 1) {
-            i += 8;
-            continue;
-        }
-        if (wire == 5) {
-            i += 4;
-            continue;
-        }
-        if (wire != 2)
             return 0;
-        shift = 0;
-        while (i < n && shift < 64) {
-            len |= (uint64_t)(p[i] & 0x7f) << shift;
-            shift += 7;
-            if (!(p[i++] & 0x80))
-                break;
         }
-        if (len > n - i)
-            return 0;
-        if (field == 1) {
-            /* ExportXPartialSuccess: field 1 is the rejected count (int64). */
-            const unsigned char *q = p + i;
-            size_t j = 0;
-            while (j < len) {
-                uint64_t k2 = q[j++];
-                if ((k2 >> 3) == 1 && (k2 & 7) == 0) {
-                    uint64_t v = 0;
-                    shift = 0;
-                    while (j < len && shift < 64) {
-                        v |= (uint64_t)(q[j] & 0x7f) << shift;
-                        shift += 7;
-                        if (!(q[j++] & 0x80))
-                            break;
-                    }
-                    return v;
-                }
-                break;
-            }
-        }
-        i += len;
+        if (wire == 2)
+            i += (size_t)v;
     }
-    return 0;
+    return -1;
+}
+
+/* Reads partial_success.rejected_* from an Export*ServiceResponse body: field 1, an
+ * Export*PartialSuccess, whose field 1 is the rejected count (int64). */
+static uint64_t rejected_count(const unsigned char *p, size_t n)
+{
+    const unsigned char *ps;
+    size_t pslen;
+    uint64_t rejected = 0;
+    if (find_field(p, n, 1, 2, NULL, &ps, &pslen) != 0 ||
+        find_field(ps, pslen, 1, 0, &rejected, NULL, NULL) != 0)
+        return 0;
+    return rejected;
 }
 
 static int post(struct otus__exporter *e, enum otus__signal sig, const struct pending *p,

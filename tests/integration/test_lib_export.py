@@ -32,7 +32,7 @@ DECODERS = {
 
 class Receiver:
     """An OTLP/HTTP receiver: records every request; answers from a script of
-    (status, headers) per request, then 200."""
+    (status, headers[, body]) per request, then 200."""
 
     def __init__(self, script=None):
         self.requests = []
@@ -47,15 +47,17 @@ class Receiver:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
                 with outer.lock:
-                    status, headers = outer.script.pop(0) if outer.script else (200, {})
+                    status, headers, *rest = outer.script.pop(0) if outer.script else (200, {})
                     outer.requests.append({"path": self.path, "headers": dict(self.headers),
                                            "body": body, "status": status})
+                answer = rest[0] if rest else b""
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *args):
                 pass
@@ -285,6 +287,25 @@ def test_retry_after_503_then_delivered_once():
         assert took >= 1.0  # waited as the peer asked
         assert len(spans_of(r)) == 2  # delivered exactly once
         assert ev[-1]["spans_exported"] == 2 and ev[-1]["export_failures"] == 1
+    finally:
+        r.close()
+
+
+def test_partial_success_counts_the_rejected():
+    # ExportTraceServiceResponse{partial_success{error_message, rejected_spans: 1}},
+    # the message's fields in the order a peer may choose: error_message first.
+    ps = b"\x12\x0bbad span id" + b"\x08\x01"
+    answer = b"\x0a" + bytes([len(ps)]) + ps
+    r = Receiver(script=[(200, {}, answer)])
+    try:
+        p, ev = run_demo(["emit"], {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": r.url, "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none", "OTUS_LOG_OUTPUT": "none",
+        })
+        assert p.returncode == 0, p.stderr
+        assert [x["status"] for x in r.requests] == [200]  # not sent again
+        assert ev[-1]["spans_exported"] == 1 and ev[-1]["export_dropped"] == 1
+        assert "the peer rejected 1 of 2 spans" in p.stderr
     finally:
         r.close()
 
