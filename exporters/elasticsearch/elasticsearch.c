@@ -4,14 +4,15 @@
  * API until every record in it is settled exactly once.
  *
  * A send is encoded once into items (es_encode.c), on the libuv thread pool, and then
- * becomes a job on the loop. A job sends its items in requests of at most max_batch_bytes (uncompressed) to the next endpoint
- * whose breaker allows it, one request at a time, and reads each answer item by item
- * (es_bulk.c): stored items are done, items answered 429 or 5xx are kept for another
- * round after a backoff delay, items refused for good go to the dead-letter file. A
- * request that failed as a whole (connection refused, timeout, 429, 5xx) is retried
- * with exponential backoff and full jitter, honouring Retry-After; one refused with
- * 413 is split in halves. Document IDs are derived from the documents, so sending an
- * item twice never stores it twice: a 409 on create is our own document.
+ * becomes a job on the loop. A job sends its items in requests of at most
+ * max_batch_bytes (uncompressed) to the next endpoint whose breaker allows it, one
+ * request at a time, and reads each answer item by item (es_bulk.c): stored items are
+ * done, items answered 429 or 5xx are kept for another round after a backoff delay,
+ * items refused for good go to the dead-letter file. A request that failed as a whole
+ * (connection refused, timeout, 429, 5xx) is retried with exponential backoff and full
+ * jitter, honouring Retry-After; one refused with 413 is split in halves. Document IDs
+ * are derived from the documents, so sending an item twice never stores it twice: a
+ * 409 on create is our own document.
  *
  * Nothing CPU-heavy runs on the loop: encoding (here) and building each request's
  * body, gzip included (es_deliver.c), are work items on the thread pool, each with
@@ -149,8 +150,8 @@ struct otus__es_encoding {
     size_t nbatches;
     struct otus__es *es;
     uv_work_t work;
-    int status;    /* what the encoder returned (written on the pool) */
-    int canceling; /* uv_cancel() was tried */
+    int status;                            /* what the encoder returned (written on the pool) */
+    int canceling;                         /* uv_cancel() was tried */
     struct otus__es_encoding *prev, *next; /* es->encoding, while the work is out */
 };
 

@@ -66,14 +66,14 @@ struct otus__es_jstate {
      * thread pool while preparing, and then kept, so a request retried as a whole goes
      * again without being compressed again. */
     size_t req_n;
-    size_t req_bytes;       /* its items' bytes, before compression */
-    int req_contiguous;     /* its items follow each other in the NDJSON */
-    int preparing;          /* work is on the thread pool; the loop leaves the job be */
-    int canceling;          /* uv_cancel() was tried on that work */
-    int prep_status;        /* what the work returned (written on the pool) */
-    uv_work_t work;         /* the preparing work item */
+    size_t req_bytes;        /* its items' bytes, before compression */
+    int req_contiguous;      /* its items follow each other in the NDJSON */
+    int preparing;           /* work is on the thread pool; the loop leaves the job be */
+    int canceling;           /* uv_cancel() was tried on that work */
+    int prep_status;         /* what the work returned (written on the pool) */
+    uv_work_t work;          /* the preparing work item */
     struct otus__es_zctx *z; /* the compressor lent to the work */
-    const char *req_body;   /* what to send, once prepared */
+    const char *req_body;    /* what to send, once prepared */
     size_t req_len;
     struct otus_buf body; /* its items, when they are not contiguous */
     struct otus_buf gz;   /* its gzipped body */
