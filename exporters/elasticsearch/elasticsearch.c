@@ -3,15 +3,22 @@
  * circuit breakers, index templates, and the delivery of each send through the bulk
  * API until every record in it is settled exactly once.
  *
- * A send is encoded once into items (es_encode.c) and becomes a job. A job sends its
- * items in requests of at most max_batch_bytes (uncompressed) to the next endpoint
- * whose breaker allows it, one request at a time, and reads each answer item by item
- * (es_bulk.c): stored items are done, items answered 429 or 5xx are kept for another
- * round after a backoff delay, items refused for good go to the dead-letter file. A
- * request that failed as a whole (connection refused, timeout, 429, 5xx) is retried
- * with exponential backoff and full jitter, honouring Retry-After; one refused with
- * 413 is split in halves. Document IDs are derived from the documents, so sending an
- * item twice never stores it twice: a 409 on create is our own document.
+ * A send is encoded once into items (es_encode.c), on the libuv thread pool, and then
+ * becomes a job on the loop. A job sends its items in requests of at most
+ * max_batch_bytes (uncompressed) to the next endpoint whose breaker allows it, one
+ * request at a time, and reads each answer item by item (es_bulk.c): stored items are
+ * done, items answered 429 or 5xx are kept for another round after a backoff delay,
+ * items refused for good go to the dead-letter file. A request that failed as a whole
+ * (connection refused, timeout, 429, 5xx) is retried with exponential backoff and full
+ * jitter, honouring Retry-After; one refused with 413 is split in halves. Document IDs
+ * are derived from the documents, so sending an item twice never stores it twice: a
+ * 409 on create is our own document.
+ *
+ * Nothing CPU-heavy runs on the loop: encoding (here) and building each request's
+ * body, gzip included (es_deliver.c), are work items on the thread pool, each with
+ * state of its own. Everything else (the exporter's state, HTTP calls, timers,
+ * metrics, settling sends) stays on the loop. The exporter counts its work items, and
+ * destroy's closed callback runs only once every one is back on the loop.
  *
  * This file holds the instance's life (create, drain, destroy, metrics), the index
  * templates and the exporter interface; es_deliver.c the delivery of jobs.
@@ -135,44 +142,107 @@ static void tmpl_done(struct otus_http_result *res, void *arg)
 
 /* ---- the exporter interface ------------------------------------------------------------------ */
 
-struct es_send {
-    struct otus__es_job job;
+/* A send on its way to becoming a job: encoded on the thread pool. */
+struct otus__es_encoding {
+    struct otus__es_job job;       /* first: send_job_done() gets this back from it */
+    struct otus__es_target target; /* the encoder's own copy (it writes the name cache) */
+    struct otus_batch *const *batches;
+    size_t nbatches;
+    struct otus__es *es;
+    uv_work_t work;
+    int status;                            /* what the encoder returned (written on the pool) */
+    int canceling;                         /* uv_cancel() was tried */
+    struct otus__es_encoding *prev, *next; /* es->encoding, while the work is out */
 };
 
 static void send_job_done(struct otus__es_job *j, size_t sent, size_t failed, size_t dropped)
 {
+    struct otus__es_encoding *e = (struct otus__es_encoding *)j;
     struct otus_send *s = j->send;
     struct otus_send_result r = {.sent = sent, .failed = failed, .dropped = dropped};
     otus__es_items_free(&j->items);
-    free(j);
+    free(e);
     otus_send_done(s, &r);
+}
+
+/* On the thread pool: reads the send's batches (the core holds them while the send is
+ * open), writes only e's items and target copy. */
+static void encode_run(uv_work_t *w)
+{
+    struct otus__es_encoding *e = w->data;
+    e->status =
+        otus__es_encode(&e->target, e->job.omit_index, e->batches, e->nbatches, &e->job.items);
+}
+
+static void encoded(uv_work_t *w, int status)
+{
+    struct otus__es_encoding *e = w->data;
+    struct otus__es *es = e->es;
+    struct otus__es_job *j = &e->job;
+    struct otus_send *s = j->send;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        es->encoding = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    int rc = status == UV_ECANCELED ? OTUS_ERR_CANCELED : e->status;
+    if (!rc && j->items.n != s->records) {
+        otus_log(OTUS_LOG_ERROR, "elasticsearch", "%s: %zu documents for %zu records", es->name,
+                 j->items.n, s->records);
+        rc = OTUS_ERR_INVALID;
+    }
+    if (rc == OTUS_ERR_CANCELED) {
+        otus_log(OTUS_LOG_WARN, "elasticsearch", "%s: dropping %zu records: %s", es->name,
+                 s->records, "shutdown deadline passed");
+        es->m_items[OTUS__ES_IT_DROPPED]->value += (double)s->records;
+    } else if (rc) {
+        otus_log(OTUS_LOG_ERROR, "elasticsearch", "%s: cannot encode %zu records: %s", es->name,
+                 s->records, otus_strerror(rc));
+    }
+    /* A job past its deadline is dropped by its first step, on the next loop turn. */
+    if (!rc && (rc = otus__es_job_start(es, j)) != 0)
+        otus_log(OTUS_LOG_ERROR, "elasticsearch", "%s: cannot deliver %zu records: %s", es->name,
+                 s->records, otus_strerror(rc));
+    if (rc) {
+        struct otus_send_result r = {.dropped = s->records};
+        otus__es_items_free(&j->items);
+        free(e);
+        otus_send_done(s, &r);
+    }
+    otus__es_work_back(es);
 }
 
 static int es_send(void *self, struct otus_send *s)
 {
     struct otus__es *es = self;
-    struct otus__es_job *j = calloc(1, sizeof(*j));
-    if (!j)
+    if (es->closing)
+        return OTUS_ERR_STATE;
+    struct otus__es_encoding *e = calloc(1, sizeof(*e));
+    if (!e)
         return OTUS_ERR_NOMEM;
+    struct otus__es_job *j = &e->job;
     otus__es_items_init(&j->items);
     j->items.ndjson.max = OTUS__ES_MAX_ENCODED;
     j->target = otus__es_target_of(es, s->signal);
     j->omit_index = j->target->data_stream;
     j->send = s;
     j->done = send_job_done;
-    int rc = otus__es_encode(j->target, j->omit_index, s->batches, s->nbatches, &j->items);
-    if (!rc && j->items.n != s->records) {
-        otus_log(OTUS_LOG_ERROR, "elasticsearch", "%s: %zu documents for %zu records", es->name,
-                 j->items.n, s->records);
-        rc = OTUS_ERR_INVALID;
+    e->target = *j->target;
+    e->batches = s->batches;
+    e->nbatches = s->nbatches;
+    e->es = es;
+    e->work.data = e;
+    if (uv_queue_work(es->loop, &e->work, encode_run, encoded) != 0) {
+        free(e);
+        return OTUS_ERR_IO;
     }
-    if (!rc)
-        rc = otus__es_job_start(es, j);
-    if (rc) {
-        otus__es_items_free(&j->items);
-        free(j);
-    }
-    return rc;
+    es->works++;
+    e->next = es->encoding;
+    if (es->encoding)
+        es->encoding->prev = e;
+    es->encoding = e;
+    return 0;
 }
 
 static int es_encode(void *self, struct otus_batch *const *batches, size_t n, struct otus_buf *out)
@@ -192,7 +262,18 @@ static int es_encode(void *self, struct otus_batch *const *batches, size_t n, st
 
 static void es_drain(void *self)
 {
-    otus__es_drain(self);
+    struct otus__es *es = self;
+    uint64_t now = otus__es_now(es);
+    /* Past the deadline, encodings not started yet are taken back (encoded() drops
+     * them); those running come back within milliseconds and their job drops then. */
+    for (struct otus__es_encoding *e = es->encoding; e; e = e->next) {
+        uint64_t deadline = e->job.send->deadline_ms;
+        if (deadline && now >= deadline && !e->canceling) {
+            e->canceling = 1;
+            uv_cancel((uv_req_t *)&e->work);
+        }
+    }
+    otus__es_drain(es);
 }
 
 static void es_free(struct otus__es *es)
@@ -218,22 +299,37 @@ static void es_free(struct otus__es *es)
         otus_buf_free(&es->tmpl[s].body);
     if (es->dl_fd >= 0)
         close(es->dl_fd);
-    otus_deflater_destroy(&es->defl);
+    otus__es_zctx_free_all(es);
     free(es->auth_header);
     free(es->dl_path);
     free(es->name);
     free(es);
 }
 
-static void closed_one(struct otus__es *es)
+static void closed_now(struct otus__es *es)
 {
-    if (--es->pending_closes > 0)
-        return;
     void (*closed)(void *) = es->closed;
     void *arg = es->closed_arg;
     es_free(es);
     if (closed)
         closed(arg);
+}
+
+static void closed_one(struct otus__es *es)
+{
+    if (--es->pending_closes > 0 || es->works > 0)
+        return;
+    closed_now(es);
+}
+
+int otus__es_work_back(struct otus__es *es)
+{
+    assert(es->works > 0);
+    es->works--;
+    if (!es->closing || es->works > 0 || es->pending_closes > 0)
+        return 0;
+    closed_now(es);
+    return 1;
 }
 
 static void http_closed(void *arg)
@@ -249,7 +345,9 @@ static void timer_closed(uv_handle_t *h)
 static void es_destroy(void *self, void (*closed)(void *arg), void *arg)
 {
     struct otus__es *es = self;
-    assert(!es->jobs);
+    /* No send is open, so no job and no encoding is either; a work item still out
+     * would hold the closed callback back until it is on the loop again. */
+    assert(!es->jobs && !es->encoding);
     es->closing = 1;
     es->closed = closed;
     es->closed_arg = arg;
@@ -388,7 +486,7 @@ static int es_create(const struct otus_exporter_env *env, const void *cfgp, void
     es->username = cfg->username && *cfg->username ? cfg->username : NULL;
     es->gzip = cfg->compression && strcmp(cfg->compression, "gzip") == 0;
     if (!rc && es->gzip)
-        rc = otus_deflater_init(&es->defl, (int)cfg->compression_level);
+        rc = otus__es_zctx_warm(es);
     if (!rc && cfg->api_key && *cfg->api_key) {
         /* An id:key pair is encoded here; an encoded key is sent as it is. */
         const char *k = cfg->api_key;

@@ -3,6 +3,12 @@
  * elasticsearch.c (lifecycle, templates, the exporter interface) and es_deliver.c
  * (endpoints, the timer, jobs and their requests, dead letters). Nothing outside
  * exporters/elasticsearch/ includes it.
+ *
+ * Threading: everything here belongs to the loop thread, except what a work item on
+ * the libuv thread pool is lent while it runs: a send's batches, its private copy of
+ * the target and its job's items (encoding, elasticsearch.c), or a job's items, the
+ * indices of its next request, its body buffers and one compressor (preparing a
+ * request, es_deliver.c). The loop touches none of these until the work item is back.
  */
 #ifndef OTUS_EXPORTERS_ELASTICSEARCH_ES_EXPORTER_H
 #define OTUS_EXPORTERS_ELASTICSEARCH_ES_EXPORTER_H
@@ -31,6 +37,13 @@ struct otus__es_endpoint {
     struct otus_metric_series *m_trans[3]; /* opened, half_opened, closed */
 };
 
+/* A gzip compressor for one request at a time. The exporter keeps the idle ones, so
+ * no two threads ever use one at once and none is set up per request. */
+struct otus__es_zctx {
+    struct otus_deflater defl;
+    struct otus__es_zctx *next;
+};
+
 /* A job's state while the exporter holds it. */
 struct otus__es_jstate {
     struct otus__es_job *job;
@@ -49,7 +62,19 @@ struct otus__es_jstate {
     struct otus_http_call *call;
     struct otus__es_endpoint *ep;
     uint64_t gen;
-    size_t req_n;         /* the request in flight is todo[0..req_n) */
+    /* The next request, todo[0..req_n) (0: none chosen). Its body is built on the
+     * thread pool while preparing, and then kept, so a request retried as a whole goes
+     * again without being compressed again. */
+    size_t req_n;
+    size_t req_bytes;        /* its items' bytes, before compression */
+    int req_contiguous;      /* its items follow each other in the NDJSON */
+    int preparing;           /* work is on the thread pool; the loop leaves the job be */
+    int canceling;           /* uv_cancel() was tried on that work */
+    int prep_status;         /* what the work returned (written on the pool) */
+    uv_work_t work;          /* the preparing work item */
+    struct otus__es_zctx *z; /* the compressor lent to the work */
+    const char *req_body;    /* what to send, once prepared */
+    size_t req_len;
     struct otus_buf body; /* its items, when they are not contiguous */
     struct otus_buf gz;   /* its gzipped body */
     size_t sent, failed, dropped;
@@ -67,6 +92,8 @@ struct otus__es_tmpl {
     uint64_t wake_ms;
 };
 
+struct otus__es_encoding; /* elasticsearch.c */
+
 struct otus__es {
     uv_loop_t *loop;
     const struct otus__es_cfg *cfg;
@@ -81,16 +108,19 @@ struct otus__es {
     const char *tmpl_headers[3];
     char *auth_header;    /* "Authorization: ApiKey ..." or NULL */
     const char *username; /* basic authentication, or NULL */
-    struct otus_deflater defl;
     int gzip;
+    struct otus__es_zctx *zfree; /* idle compressors (at most one per job ever prepared at once) */
     struct otus__es_jstate *jobs;
+    struct otus__es_encoding *encoding; /* sends being encoded on the thread pool */
+    unsigned works;                     /* work items not back on the loop yet */
     uv_timer_t timer;
     uint64_t timer_at; /* when the timer fires (0: stopped) */
     /* dead letters */
     char *dl_path;
     int dl_fd;
     uint64_t dl_size;
-    /* closing */
+    /* closing: the closed callback runs once both handles are closed and every work
+     * item is back */
     int closing, pending_closes;
     void (*closed)(void *arg);
     void *closed_arg;
@@ -128,14 +158,27 @@ struct otus__es_endpoint *otus__es_pick(struct otus__es *es, uint64_t *gen, uint
 void otus__es_ep_outcome(struct otus__es *es, struct otus__es_endpoint *ep, uint64_t gen,
                          int outcome);
 
+/* Sets up one compressor ahead of the first request (and checks the level). 0 or
+ * OTUS_ERR_NOMEM. */
+int otus__es_zctx_warm(struct otus__es *es);
+
+/* Frees the idle compressors (the exporter is going). */
+void otus__es_zctx_free_all(struct otus__es *es);
+
 /* Wakes every job waiting for an endpoint or a template. */
 void otus__es_kick(struct otus__es *es);
 
 /* The core is stopping: jobs waiting for a retry try now, and past the deadline the
- * requests in flight are cancelled (their records dropped). */
+ * requests in flight are cancelled (their records dropped), as are bodies whose
+ * preparation has not started on the thread pool. */
 void otus__es_drain(struct otus__es *es);
 
 /* elasticsearch.c */
+
+/* A work item of the exporter came back to the loop: when the exporter is closing and
+ * it was the last thing it waited for, the exporter is freed and its closed callback
+ * runs. Returns 1 when that happened (es is gone). */
+int otus__es_work_back(struct otus__es *es);
 
 /* Moves the installation of signal s's template forward. */
 void otus__es_tmpl_step(struct otus__es *es, enum otus_signal s);
