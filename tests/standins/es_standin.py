@@ -673,6 +673,17 @@ class Handler(BaseHTTPRequestHandler):
             raise EsError(400, "illegal_argument_exception", f"unsupported Content-Encoding [{enc}]")
         return data
 
+    def discard(self, n, timeout=5.0):
+        self.connection.settimeout(timeout)
+        try:
+            while n > 0:
+                got = self.rfile.read(min(n, 1 << 20))
+                if not got:
+                    break
+                n -= len(got)
+        except OSError:
+            pass
+
     def authenticate(self):
         c = self.cluster
         if not c.users and not c.api_keys:
@@ -874,7 +885,13 @@ class Handler(BaseHTTPRequestHandler):
         data = self.read_body()
         if data is None:
             self.close_connection = True
-            return self.reply(413, None, {"Connection": "close"})
+            self.reply(413, None, {"Connection": "close"})
+            # Read what the client is still sending before closing, as an HTTP server
+            # does on a lingering close: closing a socket with unread data resets the
+            # connection, and the reset can destroy the answer before the client reads it.
+            self.wfile.flush()
+            self.discard(int(self.headers.get("Content-Length") or 0))
+            return
         with c.lock:
             f = c.faults
             delay = f["delay_ms"]
