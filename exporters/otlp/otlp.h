@@ -217,6 +217,7 @@ struct otlp_exporter {
     struct otlp_enc_ctx *free_ctx; /* encoding states not in use */
     struct otlp_enc_ctx loop_enc;  /* for encode(), on the loop (no deflater) */
     struct otlp_ratelimit rl_partial, rl_rejected, rl_retry;
+    int handing_back;   /* replaced by a reload: sends that wait to retry go back */
     int pending_closes; /* timer, HTTP client */
     void (*closed)(void *arg);
     void *closed_arg;

@@ -198,6 +198,29 @@ static void finish_dropped(struct otlp_req *r, const char *why)
     finish(r, 0, 0, r->records);
 }
 
+/*
+ * Once a reload has replaced the exporter, a send about to wait for a retry (or for an
+ * open breaker) goes back to the core instead, which queues it for the replacement,
+ * provided nothing of it is settled or under way: one request covering the whole
+ * send. Returns 1 if r was handed back (r and its send are gone).
+ */
+static int hand_back(struct otlp_req *r)
+{
+    struct otlp_exporter *x = r->x;
+    struct otlp_job *job = r->job;
+    if (!x->handing_back || job->parts != 1 || r->first != 0 || r->nbatches != r->send->nbatches)
+        return 0;
+    struct otus_send *s = job->send;
+    struct otus_send_result res = {.returned = s->records};
+    otus_log(OTUS_LOG_INFO, "exporter",
+             "%s: %zu %s handed to the new configuration after %u attempts", x->name, r->records,
+             record_word(s->signal), r->attempts);
+    req_free(r);
+    free(job);
+    otus_send_done(s, &res);
+    return 1;
+}
+
 static int deadline_passed(const struct otlp_req *r, uint64_t now)
 {
     return r->send->deadline_ms && now >= r->send->deadline_ms;
@@ -261,6 +284,8 @@ static void wake_blocked(struct otlp_exporter *x, enum otus_signal s)
  * past retry.max_elapsed. */
 static void wait_then_attempt(struct otlp_req *r, uint64_t delay_ms, const char *why)
 {
+    if (hand_back(r))
+        return;
     uint64_t now = uv_now(r->x->loop);
     if (r->send->deadline_ms && now + delay_ms > r->send->deadline_ms) {
         finish_dropped(r, why);
@@ -446,7 +471,8 @@ static void attempt(struct otlp_req *r)
     if (!allowed) {
         uint64_t wait = otus_breaker_wait_ms(&ep->breaker, now);
         if (wait == UINT64_MAX) {
-            r->state = RS_BLOCKED; /* the probe's outcome wakes it */
+            if (!hand_back(r))
+                r->state = RS_BLOCKED; /* the probe's outcome wakes it */
             return;
         }
         wait_then_attempt(r, wait ? wait : 1, "circuit breaker open");
@@ -681,32 +707,20 @@ void otus__otlp_drain(void *self)
     arm_timer(x);
 }
 
-/*
- * A reload replaced the exporter: sends that wait to be retried (or wait for an open
- * breaker) and of which nothing has been settled go back to the core, which queues
- * them for the replacement. A send split by a 413 has parts settled or under way and
- * stays.
- */
+/* A reload replaced the exporter: what waits to be retried goes back now, and what
+ * comes to wait later goes back then (hand_back()). */
 void otus__otlp_hand_back(void *self)
 {
     struct otlp_exporter *x = self;
+    x->handing_back = 1;
     for (;;) {
         struct otlp_req *back = NULL;
         for (struct otlp_req *r = x->reqs; r && !back; r = r->next)
             if ((r->state == RS_WAITING || r->state == RS_BLOCKED) && r->job->parts == 1 &&
                 r->first == 0 && r->nbatches == r->send->nbatches)
                 back = r;
-        if (!back)
+        if (!back || !hand_back(back))
             break;
-        struct otlp_job *job = back->job;
-        struct otus_send *s = job->send;
-        struct otus_send_result res = {.returned = s->records};
-        otus_log(OTUS_LOG_INFO, "exporter",
-                 "%s: %zu %s handed to the new configuration after %u attempts", x->name,
-                 back->records, record_word(s->signal), back->attempts);
-        req_free(back);
-        free(job);
-        otus_send_done(s, &res);
     }
     arm_timer(x);
 }
