@@ -113,3 +113,16 @@ void otus_log_fields(enum otus_log_level level, const char *component, const cha
     vlog(level, component, fields, fmt, ap);
     va_end(ap);
 }
+
+int otus_log_allowed(struct otus_log_limit *l, uint64_t now_ms, unsigned *suppressed)
+{
+    if (l->used && now_ms - l->last_ms < OTUS_LOG_LIMIT_INTERVAL_MS) {
+        l->suppressed++;
+        return 0;
+    }
+    l->used = 1;
+    l->last_ms = now_ms;
+    *suppressed = l->suppressed;
+    l->suppressed = 0;
+    return 1;
+}

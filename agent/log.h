@@ -7,6 +7,8 @@
 #ifndef OTUS_AGENT_LOG_H
 #define OTUS_AGENT_LOG_H
 
+#include <stdint.h>
+
 enum otus_log_level {
     OTUS_LOG_DEBUG = 0,
     OTUS_LOG_INFO = 1,
@@ -32,5 +34,20 @@ void otus_log(enum otus_log_level level, const char *component, const char *fmt,
  */
 void otus_log_fields(enum otus_log_level level, const char *component, const char *const *fields,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * A limit on a kind of repeated message: at most one line per interval. A caller
+ * asks before logging; when allowed, *suppressed says how many were held back since
+ * the last line (worth saying in the line). Zero-initialised, it allows the first.
+ */
+struct otus_log_limit {
+    uint64_t last_ms;
+    unsigned suppressed;
+    int used;
+};
+
+#define OTUS_LOG_LIMIT_INTERVAL_MS 5000
+
+int otus_log_allowed(struct otus_log_limit *l, uint64_t now_ms, unsigned *suppressed);
 
 #endif

@@ -129,6 +129,7 @@ static void tmpl_done(struct otus_http_result *res, void *arg)
     } else {
         int busy = res->status == OTUS_ERR_HTTP_RETRY && res->http_status == 429;
         otus__es_ep_outcome(es, tp->ep, tp->gen, busy ? 1 : -1);
+        otus__es_log_retry(es, "index template request", tp->ep, res);
         int64_t d = otus_backoff_next(&tp->backoff, now, res->retry_after_ms);
         if (d == OTUS_BACKOFF_STOP) {
             otus_backoff_reset(&tp->backoff);
@@ -159,7 +160,8 @@ static void send_job_done(struct otus__es_job *j, size_t sent, size_t failed, si
 {
     struct otus__es_encoding *e = (struct otus__es_encoding *)j;
     struct otus_send *s = j->send;
-    struct otus_send_result r = {.sent = sent, .failed = failed, .dropped = dropped};
+    struct otus_send_result r = {
+        .sent = sent, .failed = failed, .dropped = dropped, .returned = j->returned};
     otus__es_items_free(&j->items);
     free(e);
     otus_send_done(s, &r);
@@ -258,6 +260,11 @@ static int es_encode(void *self, struct otus_batch *const *batches, size_t n, st
         rc = otus_buf_append(out, it.ndjson.data, it.ndjson.len);
     otus__es_items_free(&it);
     return rc;
+}
+
+static void es_hand_back(void *self)
+{
+    otus__es_hand_back(self);
 }
 
 static void es_drain(void *self)
@@ -556,5 +563,6 @@ const struct otus_exporter_ops otus_elasticsearch_exporter = {
     .encode = es_encode,
     .send = es_send,
     .drain = es_drain,
+    .hand_back = es_hand_back,
     .destroy = es_destroy,
 };

@@ -219,6 +219,7 @@ struct otus__es_job {
     int omit_index;                 /* the items' actions name no _index */
     uint64_t deadline_ms;           /* loop time to give up at (0: none) */
     void (*done)(struct otus__es_job *j, size_t sent, size_t failed, size_t dropped);
+    size_t returned; /* when done runs: items handed back undelivered (0 or all) */
     void *arg;
     struct otus_send *send; /* the core's send, when the job is one */
     void *priv;             /* private to elasticsearch.c */

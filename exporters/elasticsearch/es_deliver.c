@@ -89,8 +89,14 @@ void otus__es_kick(struct otus__es *es)
         otus__es_timer_arm(es);
 }
 
+static int hand_back(struct otus__es_jstate *js);
+
+/* js waits until loop time at (parked: for a template or an endpoint, or until then).
+ * Once the exporter is replaced, js may go back to the core instead (js is gone). */
 static void wait_until(struct otus__es_jstate *js, uint64_t at, int parked)
 {
+    if (hand_back(js))
+        return;
     js->wake_ms = at ? at : 1;
     js->parked = parked;
     otus__es_timer_arm(js->es);
@@ -304,7 +310,7 @@ static void finish(struct otus__es_jstate *js)
         js->next->prev = js->prev;
     struct otus__es_job *j = js->job;
     size_t sent = js->sent, failed = js->failed, dropped = js->dropped;
-    assert(sent + failed + dropped == j->items.n);
+    assert(sent + failed + dropped + j->returned == j->items.n);
     free(js->todo);
     free(js->retry);
     otus_buf_free(&js->body);
@@ -312,6 +318,54 @@ static void finish(struct otus__es_jstate *js)
     free(js);
     j->priv = NULL;
     j->done(j, sent, failed, dropped);
+}
+
+void otus__es_log_retry(struct otus__es *es, const char *what, const struct otus__es_endpoint *ep,
+                        const struct otus_http_result *res)
+{
+    unsigned sup;
+    if (!otus_log_allowed(&es->log_retry, otus__es_now(es), &sup))
+        return;
+    const char *more = sup ? " (and similar messages suppressed)" : "";
+    if (res->http_status)
+        otus_log(OTUS_LOG_WARN, "elasticsearch", "%s: %s to %s answered HTTP %d; retrying%s",
+                 es->name, what, ep->base, res->http_status, more);
+    else
+        otus_log(OTUS_LOG_WARN, "elasticsearch", "%s: %s to %s failed: %s (%s); retrying%s",
+                 es->name, what, ep->base, res->error, otus_http_fail_name(res->fail), more);
+}
+
+/* Hands js back to the core, undelivered, when the exporter is being replaced, js
+ * belongs to a send and nothing of it is settled or under way. 1 if it did (js is
+ * gone). */
+static int hand_back(struct otus__es_jstate *js)
+{
+    struct otus__es *es = js->es;
+    struct otus__es_job *j = js->job;
+    if (!es->handing_back || !j->send || js->call || js->preparing || js->sent || js->failed ||
+        js->dropped)
+        return 0;
+    otus_log(OTUS_LOG_INFO, "elasticsearch", "%s: %zu records handed to the new configuration",
+             es->name, j->items.n);
+    j->returned = j->items.n;
+    js->wake_ms = 0;
+    finish(js);
+    return 1;
+}
+
+void otus__es_hand_back(struct otus__es *es)
+{
+    es->handing_back = 1;
+    /* Settling a send never starts another job here: the queue went to the
+     * replacement. */
+    struct otus__es_jstate *js = es->jobs;
+    while (js) {
+        struct otus__es_jstate *next = js->next;
+        if (js->wake_ms)
+            hand_back(js);
+        js = next;
+    }
+    otus__es_timer_arm(es);
 }
 
 /* Gives up on everything not settled yet. */
@@ -537,13 +591,17 @@ static void step(struct otus__es_jstate *js)
         return;
     }
     const struct otus__es_target *t = js->job->target;
-    char url[1400];
+    char url[2048];
+    /* The answer is cut down to what is read from it (filter_path): per item its
+     * status, error and failure_store, a few bytes instead of some 200 for a stored
+     * document; a whole-request error keeps its error and status. */
+    static const char query[] =
+        "?filter_path=errors,items.*.status,items.*.error,items.*.failure_store,error,status";
+    const char *ds = t->data_stream ? "&require_data_stream=true" : "";
     if (js->job->omit_index)
-        snprintf(url, sizeof(url), "%s/%s/_bulk%s", ep->base, t->pattern,
-                 t->data_stream ? "?require_data_stream=true" : "");
+        snprintf(url, sizeof(url), "%s/%s/_bulk%s%s", ep->base, t->pattern, query, ds);
     else
-        snprintf(url, sizeof(url), "%s/_bulk%s", ep->base,
-                 t->data_stream ? "?require_data_stream=true" : "");
+        snprintf(url, sizeof(url), "%s/_bulk%s%s", ep->base, query, ds);
     struct otus_http_tls tls = {
         .ca_file = es->cfg->tls.ca_file && *es->cfg->tls.ca_file ? es->cfg->tls.ca_file : NULL,
         .insecure_skip_verify = es->cfg->tls.insecure_skip_verify,
@@ -705,8 +763,7 @@ static void bulk_done(struct otus_http_result *res, void *arg)
         int busy = res->status == OTUS_ERR_HTTP_RETRY && res->http_status == 429;
         otus__es_ep_outcome(es, ep, js->gen, busy ? 1 : -1);
         es->m_req[OTUS__ES_REQ_RETRY]->value++;
-        otus_log(OTUS_LOG_DEBUG, "elasticsearch", "%s: bulk request to %s failed: %s (HTTP %d)",
-                 es->name, ep->base, res->error, res->http_status);
+        otus__es_log_retry(es, "bulk request", ep, res);
         /* The same request goes again: its body stays as prepared. */
         int64_t d = otus_backoff_next(&js->backoff, now, res->retry_after_ms);
         uint64_t deadline = job_deadline(js);

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "agent/http_client.h"
+#include "agent/log.h"
 #include "agent/self_metrics.h"
 #include "common/backoff.h"
 #include "common/breaker.h"
@@ -122,6 +123,8 @@ struct otus__es {
     /* closing: the closed callback runs once both handles are closed and every work
      * item is back */
     int closing, pending_closes;
+    int handing_back; /* replaced by a reload: sends that come to wait go back to the core */
+    struct otus_log_limit log_retry; /* "bulk request failed; retrying" lines */
     void (*closed)(void *arg);
     void *closed_arg;
     /* metrics */
@@ -172,6 +175,15 @@ void otus__es_kick(struct otus__es *es);
  * requests in flight are cancelled (their records dropped), as are bodies whose
  * preparation has not started on the thread pool. */
 void otus__es_drain(struct otus__es *es);
+
+/* Logs (at most every few seconds) that a request (what: "bulk request") to ep failed
+ * and will be retried, with the reason. */
+void otus__es_log_retry(struct otus__es *es, const char *what, const struct otus__es_endpoint *ep,
+                        const struct otus_http_result *res);
+
+/* A reload replaced the exporter: sends that wait to be retried, of which nothing is
+ * settled, go back to the core now, and those that come to wait later go back then. */
+void otus__es_hand_back(struct otus__es *es);
 
 /* elasticsearch.c */
 

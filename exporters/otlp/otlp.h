@@ -25,6 +25,7 @@
 #include "agent/batch.h"
 #include "agent/config.h"
 #include "agent/http_client.h"
+#include "agent/log.h"
 #include "agent/self_metrics.h"
 #include "common/arena.h"
 #include "common/backoff.h"
@@ -194,12 +195,6 @@ struct otlp_endpoint {
     enum otus_breaker_state last_state;
 };
 
-struct otlp_ratelimit {
-    uint64_t last_ms;
-    unsigned suppressed;
-    int used;
-};
-
 struct otlp_exporter {
     uv_loop_t *loop;
     const struct otlp_cfg *cfg;
@@ -216,7 +211,7 @@ struct otlp_exporter {
     struct otlp_req *reqs;         /* open requests */
     struct otlp_enc_ctx *free_ctx; /* encoding states not in use */
     struct otlp_enc_ctx loop_enc;  /* for encode(), on the loop (no deflater) */
-    struct otlp_ratelimit rl_partial, rl_rejected, rl_retry;
+    struct otus_log_limit rl_partial, rl_rejected, rl_retry;
     int handing_back;   /* replaced by a reload: sends that wait to retry go back */
     int pending_closes; /* timer, HTTP client */
     void (*closed)(void *arg);

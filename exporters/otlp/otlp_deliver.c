@@ -35,7 +35,6 @@
 #include "exporters/otlp/otlp.h"
 
 /* Log lines of one kind per exporter at most this often; the rest are counted. */
-#define LOG_INTERVAL_MS 5000
 
 /* Encoding buffers over this are freed after their request rather than kept for reuse. */
 #define KEEP_BUFFER_MAX (64u << 20)
@@ -45,18 +44,9 @@ static void split(struct otlp_req *r);
 
 /* ---- small helpers --------------------------------------------------------------------------- */
 
-static int log_allowed(struct otlp_exporter *x, struct otlp_ratelimit *rl, unsigned *suppressed)
+static int log_allowed(struct otlp_exporter *x, struct otus_log_limit *rl, unsigned *suppressed)
 {
-    uint64_t now = uv_now(x->loop);
-    if (rl->used && now - rl->last_ms < LOG_INTERVAL_MS) {
-        rl->suppressed++;
-        return 0;
-    }
-    rl->used = 1;
-    rl->last_ms = now;
-    *suppressed = rl->suppressed;
-    rl->suppressed = 0;
-    return 1;
+    return otus_log_allowed(rl, uv_now(x->loop), suppressed);
 }
 
 static const char *record_word(enum otus_signal s)

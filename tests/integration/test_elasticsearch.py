@@ -143,6 +143,10 @@ def test_documents_field_by_field_template_and_no_duplicates(start_agent, tmp_pa
     stats = es.stats()
     assert "application/x-ndjson" in stats["content_types"]
     assert stats["bulk_bodies_gzip"] >= 1
+    # The answers are cut down to what the exporter reads from them.
+    assert stats["bulk_queries"] and all(
+        q.startswith("filter_path=errors,items.*.status,items.*.error,items.*.failure_store")
+        for q in stats["bulk_queries"])
     assert "POST /logs-otus-default/_bulk" in stats["paths"]
     # The same records again (a client retry): the same _ids, so nothing is stored twice
     # and the 409s count as delivered.

@@ -86,19 +86,33 @@ def test_es_https_with_private_ca(start_agent, tmp_path, es_tls, certs):
 def test_es_https_refuses_unverified_certificate(start_agent, tmp_path, es_tls, certs, trust):
     extra = RETRY + "    breaker:\n      failures: 3\n      open_timeout: 1s\n"
     if trust == "another CA":
-        extra += tls_section(ca_file=certs["other_ca"])
+        # Without a template to install first, the bulk requests themselves fail.
+        extra += "    manage_template: false\n" + tls_section(ca_file=certs["other_ca"])
     a = tes.start(start_agent, tmp_path, es_tls, es_extra=extra)
     tes.post_logs(a, 20, per_request=20)
     wait_for(lambda: es_tls.stats()["tls_handshake_failures"] >= 3, 30,
              what="handshakes the agent refused")
     # The records wait: nothing was sent over a connection the agent does not trust,
-    # and the endpoint's breaker opened.
+    # the endpoint's breaker opened, and the log says why.
     assert es_tls.count("logs-otus-default") == 0
     assert "POST /_bulk" not in es_tls.stats()["paths"]
     wait_for(lambda: tes.metric(a, "otus_exporter_breaker_state") == 1, 30,
              what="the breaker open")
+    assert tes.metric(a, "otus_exporter_in_flight_records") == 20
+    assert "(tls); retrying" in a.output()
+    # A reload that trusts the right CA sends what waited with the new settings, once.
+    # (and installs the data stream's template: without one the stand-in, as
+    # Elasticsearch, refuses documents for a data stream).
+    extra = RETRY + tls_section(ca_file=certs["ca"])
+    a.rewrite_config(tes.es_config(tmp_path, [es_tls.url], a.otlp, a.tel, extra))
+    a.signal(signal.SIGHUP)
+    tes.wait_count(es_tls, "logs-otus-default", 20)
+    tes.check_exactly_once(es_tls.docs("logs-otus-default"), 20)
+    assert "20 records handed to the new configuration" in a.output()
+    wait_for(lambda: tes.metric(a, "otus_exporter_sent_records_total") == 20, 10,
+             what="20 records counted as sent")
+    assert tes.metric(a, "otus_exporter_dropped_records_total") == 0
     assert a.stop() == 0
-    assert es_tls.count("logs-otus-default") == 0
 
 
 def test_es_https_insecure_skip_verify(start_agent, tmp_path, es_tls):
