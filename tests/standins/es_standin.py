@@ -56,6 +56,8 @@ import zlib
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import tls_serve
+
 VERSION = "8.15.0"
 BULK_OPS = ("index", "create", "delete", "update")
 # URL parameters of the bulk API, and the ones every REST API takes; others are refused.
@@ -1073,27 +1075,20 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.conns_lock = threading.Lock()
         super().__init__(addr, Handler)
         if tls:
-            # HTTPS, as a cluster with xpack.security.http.ssl enabled serves it. The
-            # handshake runs on the connection's thread, so a client that never
-            # finishes one holds up nobody else.
-            self.socket = tls.wrap_socket(self.socket, server_side=True,
-                                          do_handshake_on_connect=False)
+            # HTTPS, as a cluster with xpack.security.http.ssl enabled serves it.
+            tls_serve.wrap_listener(self, tls)
 
     def process_request_thread(self, request, client_address):
         with self.conns_lock:
             self.conns.add(request)
         try:
-            if isinstance(request, ssl.SSLSocket):
-                try:
-                    request.settimeout(10)
-                    request.do_handshake()
-                    request.settimeout(None)
-                except (ssl.SSLError, OSError) as e:
-                    with self.cluster.lock:
-                        self.cluster.stats["tls_handshake_failures"] += 1
-                        self.cluster.stats["tls_errors"].append(str(e)[:200])
-                    self.shutdown_request(request)
-                    return
+            err = tls_serve.handshake(request)
+            if err:
+                with self.cluster.lock:
+                    self.cluster.stats["tls_handshake_failures"] += 1
+                    self.cluster.stats["tls_errors"].append(err[:200])
+                self.shutdown_request(request)
+                return
             super().process_request_thread(request, client_address)
         finally:
             with self.conns_lock:

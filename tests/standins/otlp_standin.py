@@ -26,7 +26,6 @@ import base64
 import gzip
 import json
 import os
-import ssl
 import sys
 import threading
 import time
@@ -41,6 +40,9 @@ from google.rpc import status_pb2  # noqa: E402
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2  # noqa: E402
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2  # noqa: E402
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: E402
+
+sys.path.insert(0, _HERE)
+import tls_serve  # noqa: E402
 
 SIGNALS = {
     "/v1/traces": ("traces", trace_service_pb2.ExportTraceServiceRequest,
@@ -126,20 +128,15 @@ class _Server(ThreadingHTTPServer):
         self.standin = standin
         super().__init__(addr, handler)
         if standin.tls:
-            self.socket = standin.tls.wrap_socket(self.socket, server_side=True,
-                                                  do_handshake_on_connect=False)
+            tls_serve.wrap_listener(self, standin.tls)
 
     def process_request_thread(self, request, client_address):
-        if isinstance(request, ssl.SSLSocket):
-            try:
-                request.settimeout(10)
-                request.do_handshake()
-                request.settimeout(None)
-            except (ssl.SSLError, OSError) as e:
-                with self.standin.lock:
-                    self.standin.tls_errors.append(str(e))
-                self.shutdown_request(request)
-                return
+        err = tls_serve.handshake(request)
+        if err:
+            with self.standin.lock:
+                self.standin.tls_errors.append(err)
+            self.shutdown_request(request)
+            return
         super().process_request_thread(request, client_address)
 
 
