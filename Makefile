@@ -25,6 +25,10 @@ FUZZ_SECONDS ?= 20
 PKGS       := libuv libcurl libprotobuf-c zlib libdeflate yaml-0.1 jansson
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lpthread -lm
+# The agent loads libcurl when it first sends over HTTP (agent/curl_load.c), so it does
+# not link it: its headers only.
+AGENT_LIBS  = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -lhttp_parser \
+              -lpthread -lm -ldl
 
 OPT        ?= -O2 -g
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -169,7 +173,7 @@ $(AGENT_CORE_A): $(AGENT_OBJ) $(COMMON_OBJ) $(PROTO_OBJ)
 $(AGENT_BIN): $(AGENT_MAIN_OBJ) $(AGENT_CORE_A)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(AGENT_MAIN_OBJ) $(AGENT_CORE_A) $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(AGENT_MAIN_OBJ) $(AGENT_CORE_A) $(AGENT_LIBS)
 
 # ---- libotus -----------------------------------------------------------------------------
 $(LIB_SO_REAL): $(LIB_PIC)
@@ -207,7 +211,7 @@ LIB_TEST_LDFLAGS_alloc := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(AGENT_CORE_A)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(AGENT_CORE_A) $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(AGENT_CORE_A) $(AGENT_LIBS) -lcmocka
 
 # ---- examples: programs that link libotus.so as a service does ---------------------------
 $(BUILD)/bin/%: $(BUILD)/obj/examples/%.o $(LIB_SO)
@@ -221,7 +225,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(AGENT_CORE_A) $(LIB_A)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(if $(findstring bench_lib,$*),$(LIB_A),$(AGENT_CORE_A)) $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(if $(findstring bench_lib,$*),$(LIB_A) $(PKG_LIBS),$(AGENT_CORE_A) $(AGENT_LIBS))
 
 bench: deps
 	@scripts/deps.sh --bench
@@ -241,7 +245,7 @@ FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(AGENT_CORE_A)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(AGENT_CORE_A) $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(AGENT_CORE_A) $(AGENT_LIBS)
 
 .PHONY: fuzz-run
 fuzz-run: $(FUZZ_BINS)

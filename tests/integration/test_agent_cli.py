@@ -117,3 +117,25 @@ def test_log_lines_are_json(start_agent, port):
         rec = json.loads(line)
         assert {"ts", "level", "component", "msg"} <= rec.keys()
         assert rec["ts"].endswith("Z") and len(rec["ts"]) == 30
+
+
+def test_libcurl_loaded_only_for_an_exporter_that_sends(start_agent, port, tmp_path):
+    """The agent links no libcurl: it loads it when the first exporter that sends over
+    HTTP starts, so an agent exporting to files and Prometheus carries none of it."""
+    def loaded(a):
+        with open(f"/proc/{a.proc.pid}/maps") as f:
+            return "libcurl" in f.read()
+
+    tel = f"service:\n  telemetry:\n    listen: 127.0.0.1:{port}\n" + OFF
+    a = start_agent(tel + "exporters:\n  file:\n    path: out\npipelines:\n  logs: [file]\n")
+    a.wait_http(port)
+    assert not loaded(a)
+    # A reload that adds an OTLP exporter loads it (the exporter tests send through it).
+    from harness import free_port
+    a.rewrite_config(tel + f"exporters:\n  file:\n    path: out\n  otlp:\n"
+                     f"    endpoint: http://127.0.0.1:{free_port()}\n"
+                     "pipelines:\n  logs: [file, otlp]\n")
+    a.signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded" in a.output(), what="reload")
+    assert loaded(a)
+    assert a.stop() == 0

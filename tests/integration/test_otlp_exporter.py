@@ -208,7 +208,8 @@ def test_multi_service_spans_arrive_identical(start_agent, tmp_path, standin):
         assert len(services) == len(set(services))
         assert r.compressed and r.encoding == "protobuf"
         assert r.headers["content-type"] == "application/x-protobuf"
-    assert metric_value(a, "otus_exporter_sent_records_total", exporter="jaeger") == len(want)
+    wait_for(lambda: metric_value(a, "otus_exporter_sent_records_total",
+                                  exporter="jaeger") == len(want), 10, what="spans counted sent")
 
 
 # ---- done when: 5 x 503, then 429 Retry-After: 2 ---------------------------------------------------
@@ -266,7 +267,8 @@ def test_breaker_with_many_sends_in_flight(start_agent, tmp_path, standin):
     assert metric_value(a, "otus_exporter_breaker_transitions_total", exporter="jaeger",
                         to="closed") >= 1
     assert "is open" in a.output()
-    assert metric_value(a, "otus_exporter_sent_records_total", exporter="jaeger") == 160
+    wait_for(lambda: metric_value(a, "otus_exporter_sent_records_total",
+                                  exporter="jaeger") == 160, 10, what="160 spans counted sent")
 
 
 def test_network_errors_are_retried(start_agent, tmp_path):
@@ -285,7 +287,9 @@ def test_network_errors_are_retried(start_agent, tmp_path):
     s = OtlpStandin(port).start()
     try:
         s.wait(lambda: len(s.records("traces")) == 10, what="spans after the backend came up")
-        assert metric_value(a, "otus_exporter_sent_records_total", exporter="jaeger") == 10
+        # The stand-in keeps a request before it answers: the count follows the answer.
+        wait_for(lambda: metric_value(a, "otus_exporter_sent_records_total",
+                                      exporter="jaeger") == 10, 10, what="10 spans counted sent")
     finally:
         s.stop()
 
@@ -451,8 +455,9 @@ def test_agent_forwards_all_signals_to_second_agent(start_agent, tmp_path, stand
     assert metric_value(b, "otus_receiver_accepted_records_total", signal="traces") == 18
     for sig, n in (("traces", 18), ("logs", 15), ("metrics", 3 * 5)):
         assert metric_value(a, "otus_receiver_accepted_records_total", signal=sig) == n
-    assert metric_value(a, "otus_exporter_sent_records_total", exporter="otlp/gateway") == 48
-    assert metric_value(b, "otus_exporter_sent_records_total", exporter="otlp") == 48
+    for agent, name in ((a, "otlp/gateway"), (b, "otlp")):
+        wait_for(lambda: metric_value(agent, "otus_exporter_sent_records_total",
+                                      exporter=name) == 48, 10, what=f"48 records sent by {name}")
 
 
 def test_json_encoding_arrives_identical(start_agent, tmp_path, standin):
