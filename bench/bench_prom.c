@@ -403,6 +403,12 @@ static void bench_scrapes(struct fx *reqs, const char *formats, const char *only
     free_all(reqs);
 }
 
+__attribute__((noinline)) static double ingest_update_round(struct prom_store *st,
+                                                             struct fx *reqs)
+{
+    return ingest_all(st, reqs, 2);
+}
+
 int main(int argc, char **argv)
 {
     static struct fx reqs[SERVICES];
@@ -426,6 +432,20 @@ int main(int argc, char **argv)
         otus_buf_free(&out);
         prom_store_destroy(st);
         return rc ? 1 : 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "update") == 0) {
+        /* One round of updates of existing series, mixed (for callgrind: the update
+         * round is the function ingest_update_round). */
+        struct prom_store *st = new_store();
+        build_all(reqs, 1, 0);
+        ingest_all(st, reqs, 1);
+        free_all(reqs);
+        build_all(reqs, 2, 0);
+        double t = ingest_update_round(st, reqs);
+        free_all(reqs);
+        printf("update round: %.1f ms\n", t * 1e3);
+        prom_store_destroy(st);
+        return 0;
     }
     struct prom_store *st = new_store();
 

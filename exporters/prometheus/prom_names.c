@@ -53,9 +53,39 @@ static const char *unit_lookup(const struct unit_map *map, const char *u, size_t
     return NULL;
 }
 
+/* Character classes, one table lookup each: ALNUM letters and digits; ESC the bytes
+ * a label value escapes or checks (backslash, newline, quote) and every non-ASCII
+ * byte (its UTF-8 sequence is checked). */
+enum { ALNUM = 1, ESC = 2 };
+
+#define A ALNUM
+#define E ESC
+/* clang-format off */
+static const unsigned char cclass[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, E, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, E, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    A, A, A, A, A, A, A, A, A, A, 0, 0, 0, 0, 0, 0,
+    0, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A,
+    A, A, A, A, A, A, A, A, A, A, A, 0, E, 0, 0, 0,
+    0, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A,
+    A, A, A, A, A, A, A, A, A, A, A, 0, 0, 0, 0, 0,
+    E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E,
+    E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E,
+    E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E,
+    E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E,
+    E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E,
+    E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E,
+    E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E,
+    E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E,
+};
+/* clang-format on */
+#undef A
+#undef E
+
 static int is_alnum(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    return cclass[c] & ALNUM;
 }
 
 /* Appends the sanitised word s[0..n) to out[*len..cap): alphanumerics kept, anything
@@ -263,7 +293,7 @@ static int escape(struct otus_buf *out, const char *s, size_t n, int quote)
     size_t i = 0;
     while (i < n) {
         size_t j = i;
-        while (j < n && p[j] < 0x80 && p[j] != '\\' && p[j] != '\n' && (p[j] != '"' || !quote))
+        while (j < n && (!(cclass[p[j]] & ESC) || (p[j] == '"' && !quote)))
             j++;
         int rc = otus_buf_append(out, s + i, j - i);
         if (rc)

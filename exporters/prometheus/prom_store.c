@@ -80,6 +80,9 @@ struct exp_le {
     size_t len;
 };
 
+#define NAME_CACHE_SLOTS   16
+#define NAME_CACHE_KEY_MAX 48
+
 struct prom_store {
     struct prom_store_cfg cfg;
     struct prom_stats stats;
@@ -105,6 +108,15 @@ struct prom_store {
     /* scratch for one point, reused */
     struct otus_buf lab, names, vals, prefix, fname;
     struct label *labels;
+
+    /* Attribute keys seen last and their label names: a handful of keys recur on
+     * every point, and sanitising each again cost a quarter of an update. */
+    struct name_slot {
+        uint8_t key_len;  /* 0: empty slot */
+        uint8_t name_len; /* 0: the key is a valid label name as it is */
+        char key[NAME_CACHE_KEY_MAX];
+        char name[NAME_CACHE_KEY_MAX + 4];
+    } name_cache[NAME_CACHE_SLOTS];
 };
 
 /* ---- small helpers ----------------------------------------------------------------- */
@@ -660,6 +672,48 @@ static int label_cmp(const struct label *a, const struct label *b)
 }
 
 /*
+ * The label name of attribute key: the key itself (*name_off -1) when it is valid as
+ * it is, else its sanitised form appended to s->names at *name_off. *name_len is the
+ * name's length either way. Recent keys come from s->name_cache.
+ */
+static int label_name(struct prom_store *s, const char *key, size_t *name_len, long *name_off)
+{
+    size_t klen = strlen(key);
+    struct name_slot *c = NULL;
+    if (klen > 0 && klen < NAME_CACHE_KEY_MAX) {
+        c = &s->name_cache[(klen * 31 + (unsigned char)key[0] + (unsigned char)key[klen - 1]) %
+                           NAME_CACHE_SLOTS];
+        if (c->key_len == klen && memcmp(c->key, key, klen) == 0) {
+            if (!c->name_len) {
+                *name_len = klen;
+                return 0;
+            }
+            *name_off = (long)s->names.len;
+            *name_len = c->name_len;
+            return otus_buf_append(&s->names, c->name, c->name_len);
+        }
+    }
+    size_t clean = prom_label_name_clean_len(key);
+    if (clean) {
+        *name_len = clean;
+    } else {
+        *name_off = (long)s->names.len;
+        int rc = prom_label_name(key, &s->names);
+        if (rc)
+            return rc;
+        *name_len = s->names.len - (size_t)*name_off;
+    }
+    if (c && *name_len <= sizeof(c->name)) {
+        c->key_len = (uint8_t)klen;
+        memcpy(c->key, key, klen);
+        c->name_len = clean ? 0 : (uint8_t)*name_len;
+        if (!clean)
+            memcpy(c->name, s->names.data + *name_off, *name_len);
+    }
+    return 0;
+}
+
+/*
  * Sanitises, sorts and renders attributes as `a="x",b="y"` at the end of out.
  * Attributes whose label name is one of reserved (NULL-terminated) or in extra_names
  * (a rendered label list whose names are taken, MAY be NULL) get "exported_" in front;
@@ -691,14 +745,10 @@ static int render_attrs(struct prom_store *s, KeyValue *const *kv, size_t n,
         l->key = key;
         /* Names are offsets into the names scratch until it stops growing. */
         const char *name = key;
-        size_t name_len = prom_label_name_clean_len(key);
+        size_t name_len;
         long name_off = -1;
-        if (!name_len) {
-            name_off = (long)s->names.len;
-            if ((rc = prom_label_name(key, &s->names)) != 0)
-                return rc;
-            name_len = s->names.len - (size_t)name_off;
-        }
+        if ((rc = label_name(s, key, &name_len, &name_off)) != 0)
+            return rc;
         /* A name already used by the exporter's own labels becomes exported_<name>. */
         for (int round = 0; round < 4; round++) {
             if (name_off >= 0)

@@ -263,6 +263,32 @@ static void label_sets(void **state)
     prom_store_destroy(s);
 }
 
+/* Label names of keys seen before come from a cache: the same keys again, keys that
+ * share a cache slot (same length, first and last characters), a key valid as it is,
+ * one that needs a "key_" prefix, and one too long to be cached all get their names. */
+static void label_names_again(void **state)
+{
+    (void)state;
+    struct prom_store_cfg c = cfg();
+    struct prom_store *s = prom_store_create(&c);
+    const char *long_key = "a.very.long.attribute.key.that.is.longer.than.fifty.bytes";
+    for (int round = 0; round < 3; round++) {
+        struct fx f;
+        fx_begin(&f);
+        fx_resource(&f, "service.name", "cart", NULL);
+        fx_gauge(&f, fx_metric(&f, "g", "", ""), round, SEC, "ab.c", "1", "ax.c", "2", "plain",
+                 "3", "9lives", "4", long_key, "5", NULL);
+        fx_gauge(&f, fx_metric(&f, "h", "", ""), round, SEC, "ax.c", "6", "ab.c", "7", NULL);
+        ingest(s, &f, 1);
+        find(s, "g",
+             "job=\"cart\",a_very_long_attribute_key_that_is_longer_than_fifty_bytes=\"5\","
+             "ab_c=\"1\",ax_c=\"2\",key_9lives=\"4\",plain=\"3\"");
+        find(s, "h", "job=\"cart\",ab_c=\"7\",ax_c=\"6\"");
+    }
+    assert_int_equal(prom_store_series(s), 2);
+    prom_store_destroy(s);
+}
+
 static void type_conflicts_and_limits(void **state)
 {
     (void)state;
@@ -409,6 +435,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(delta_histograms),
         cmocka_unit_test(exponential_histograms_merge),
         cmocka_unit_test(label_sets),
+        cmocka_unit_test(label_names_again),
         cmocka_unit_test(type_conflicts_and_limits),
         cmocka_unit_test(max_series_cap),
         cmocka_unit_test(ttl_expiry),
