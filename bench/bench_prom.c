@@ -403,8 +403,7 @@ static void bench_scrapes(struct fx *reqs, const char *formats, const char *only
     free_all(reqs);
 }
 
-__attribute__((noinline)) static double ingest_update_round(struct prom_store *st,
-                                                             struct fx *reqs)
+__attribute__((noinline)) static double ingest_update_round(struct prom_store *st, struct fx *reqs)
 {
     return ingest_all(st, reqs, 2);
 }

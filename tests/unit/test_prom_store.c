@@ -276,8 +276,8 @@ static void label_names_again(void **state)
         struct fx f;
         fx_begin(&f);
         fx_resource(&f, "service.name", "cart", NULL);
-        fx_gauge(&f, fx_metric(&f, "g", "", ""), round, SEC, "ab.c", "1", "ax.c", "2", "plain",
-                 "3", "9lives", "4", long_key, "5", NULL);
+        fx_gauge(&f, fx_metric(&f, "g", "", ""), round, SEC, "ab.c", "1", "ax.c", "2", "plain", "3",
+                 "9lives", "4", long_key, "5", NULL);
         fx_gauge(&f, fx_metric(&f, "h", "", ""), round, SEC, "ax.c", "6", "ab.c", "7", NULL);
         ingest(s, &f, 1);
         find(s, "g",
