@@ -308,7 +308,11 @@ static void send_done(struct otus_send *s, const struct otus_send_result *r)
     x->m_sent->value += (double)r->sent;
     x->m_failed->value += (double)r->failed;
     x->m_dropped[x->p->stop_expired ? DROP_SHUTDOWN : DROP_SEND]->value += (double)r->dropped;
-    struct xinst *heir = r->returned ? find_live(x->p, x->name) : NULL;
+    /* Returned batches join the replacement's queue; once the agent is stopping they
+     * count as dropped at shutdown (the replacement may be going already). */
+    struct xinst *heir = r->returned && !x->p->stopping ? find_live(x->p, x->name) : NULL;
+    if (heir && heir->destroy_due)
+        heir = NULL;
     for (size_t i = 0; i < s->nbatches; i++) {
         struct otus_batch *b = sc->batches[i];
         if (r->returned && heir && heir->q && ring_push(heir, b) == 0) {
@@ -317,7 +321,7 @@ static void send_done(struct otus_send *s, const struct otus_send_result *r)
             continue;
         }
         if (r->returned)
-            x->m_dropped[DROP_SEND]->value += (double)b->records;
+            x->m_dropped[x->p->stopping ? DROP_SHUTDOWN : DROP_SEND]->value += (double)b->records;
         otus_batch_unref(b);
     }
     free(sc);

@@ -342,9 +342,9 @@ static int hand_back(struct otus__es_jstate *js)
 {
     struct otus__es *es = js->es;
     struct otus__es_job *j = js->job;
-    if (!es->handing_back || !j->send || js->call || js->preparing || js->sent || js->failed ||
-        js->dropped)
-        return 0;
+    if (!es->handing_back || !j->send || j->send->deadline_ms || js->call || js->preparing ||
+        js->sent || js->failed || js->dropped)
+        return 0; /* a deadline: the agent is stopping, the send ends here */
     otus_log(OTUS_LOG_INFO, "elasticsearch", "%s: %zu records handed to the new configuration",
              es->name, j->items.n);
     j->returned = j->items.n;

@@ -198,8 +198,9 @@ static int hand_back(struct otlp_req *r)
 {
     struct otlp_exporter *x = r->x;
     struct otlp_job *job = r->job;
-    if (!x->handing_back || job->parts != 1 || r->first != 0 || r->nbatches != r->send->nbatches)
-        return 0;
+    if (!x->handing_back || r->send->deadline_ms || job->parts != 1 || r->first != 0 ||
+        r->nbatches != r->send->nbatches)
+        return 0; /* a deadline: the agent is stopping, the send ends here */
     struct otus_send *s = job->send;
     struct otus_send_result res = {.returned = s->records};
     otus_log(OTUS_LOG_INFO, "exporter",
