@@ -88,6 +88,7 @@ struct dec {
     const uint8_t *in_end; /* end of the whole input: small copies may read up to it */
     unsigned depth;        /* AnyValues being decoded, outermost included */
     unsigned max_depth;
+    int unknown; /* a field the OTLP definitions do not have was skipped */
 };
 
 /* One field as the scan found it. */
@@ -781,6 +782,7 @@ static OTUS_INLINE int any_value_into(struct dec *d, const uint8_t *data, size_t
             rc = get_bytes(d, &f, &m->bytes_value);
             break;
         default:
+            d->unknown = 1;
             continue;
         }
         m->value_case = (Opentelemetry__Proto__Common__V1__AnyValue__ValueCase)f.num;
@@ -832,7 +834,8 @@ static int array_value(struct dec *d, unsigned wt, const uint8_t *data, size_t l
             m->values = room(d, m->values, m->n_values, &cap, f.num, p, end);
             rc = m->values ? any_value(d, f.wt, f.data, f.len, &m->values[m->n_values++])
                            : OTUS_ERR_TOO_BIG;
-        }
+        } else if (rc == 0)
+            d->unknown = 1;
     }
     d->depth--;
     return rc;
@@ -857,6 +860,8 @@ static int kvlist_value(struct dec *d, unsigned wt, const uint8_t *data, size_t 
         rc = next_field(&p, end, &f);
         if (rc == 0 && f.num == 1)
             rc = push_kv(d, &f, p, end, &m->values, &m->n_values, &cap);
+        else if (rc == 0)
+            d->unknown = 1;
     }
     d->depth--;
     return rc;
@@ -894,7 +899,8 @@ static int key_value(struct dec *d, unsigned wt, const uint8_t *data, size_t len
             rc = any_value(d, f.wt, f.data, f.len, &m->value);
             if (rc == 0)
                 rc = merge_any_value(prev, m->value);
-        }
+        } else
+            d->unknown = 1;
     }
     return rc;
 }
@@ -930,6 +936,9 @@ static int entity_ref(struct dec *d, unsigned wt, const uint8_t *data, size_t le
             rc =
                 get_strings(d, &f, p, end, &m->description_keys, &m->n_description_keys, &cap_desc);
             break;
+        default:
+            d->unknown = 1;
+            break;
         }
     }
     return rc;
@@ -964,6 +973,9 @@ static int resource(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
             rc = m->entity_refs
                      ? entity_ref(d, f.wt, f.data, f.len, &m->entity_refs[m->n_entity_refs++])
                      : OTUS_ERR_TOO_BIG;
+            break;
+        default:
+            d->unknown = 1;
             break;
         }
     }
@@ -1009,6 +1021,9 @@ static int scope(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Sc
             break;
         case 4:
             rc = get_u32(&f, &m->dropped_attributes_count);
+            break;
+        default:
+            d->unknown = 1;
             break;
         }
     }
@@ -1079,6 +1094,9 @@ static int log_record(struct dec *d, unsigned wt, const uint8_t *data, size_t le
         case 12:
             rc = get_string(d, &f, &m->event_name);
             break;
+        default:
+            d->unknown = 1;
+            break;
         }
     }
     return rc;
@@ -1113,6 +1131,9 @@ static int scope_logs(struct dec *d, unsigned wt, const uint8_t *data, size_t le
             break;
         case 3:
             rc = get_string(d, &f, &m->schema_url);
+            break;
+        default:
+            d->unknown = 1;
             break;
         }
     }
@@ -1150,6 +1171,9 @@ static int resource_logs(struct dec *d, unsigned wt, const uint8_t *data, size_t
         case 3:
             rc = get_string(d, &f, &m->schema_url);
             break;
+        default:
+            d->unknown = 1;
+            break;
         }
     }
     return rc;
@@ -1174,7 +1198,8 @@ static int logs_request(struct dec *d, const uint8_t *data, size_t len, otus_log
             rc = m->resource_logs ? resource_logs(d, f.wt, f.data, f.len,
                                                   &m->resource_logs[m->n_resource_logs++])
                                   : OTUS_ERR_TOO_BIG;
-        }
+        } else if (rc == 0)
+            d->unknown = 1;
     }
     return rc;
 }
@@ -1203,7 +1228,8 @@ static int status(struct dec *d, unsigned wt, const uint8_t *data, size_t len, S
         } else if (f.num == 3) {
             rc = get_i32(&f, &v32);
             m->code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)v32;
-        }
+        } else
+            d->unknown = 1;
     }
     return rc;
 }
@@ -1237,6 +1263,9 @@ static int span_event(struct dec *d, unsigned wt, const uint8_t *data, size_t le
             break;
         case 4:
             rc = get_u32(&f, &m->dropped_attributes_count);
+            break;
+        default:
+            d->unknown = 1;
             break;
         }
     }
@@ -1278,6 +1307,9 @@ static int span_link(struct dec *d, unsigned wt, const uint8_t *data, size_t len
             break;
         case 6:
             rc = get_fixed32(&f, &m->flags);
+            break;
+        default:
+            d->unknown = 1;
             break;
         }
     }
@@ -1360,6 +1392,9 @@ static int span(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Spa
         case 16:
             rc = get_fixed32(&f, &m->flags);
             break;
+        default:
+            d->unknown = 1;
+            break;
         }
     }
     return rc;
@@ -1394,6 +1429,9 @@ static int scope_spans(struct dec *d, unsigned wt, const uint8_t *data, size_t l
             break;
         case 3:
             rc = get_string(d, &f, &m->schema_url);
+            break;
+        default:
+            d->unknown = 1;
             break;
         }
     }
@@ -1431,6 +1469,9 @@ static int resource_spans(struct dec *d, unsigned wt, const uint8_t *data, size_
         case 3:
             rc = get_string(d, &f, &m->schema_url);
             break;
+        default:
+            d->unknown = 1;
+            break;
         }
     }
     return rc;
@@ -1456,7 +1497,8 @@ static int traces_request(struct dec *d, const uint8_t *data, size_t len, otus_t
             rc = m->resource_spans ? resource_spans(d, f.wt, f.data, f.len,
                                                     &m->resource_spans[m->n_resource_spans++])
                                    : OTUS_ERR_TOO_BIG;
-        }
+        } else if (rc == 0)
+            d->unknown = 1;
     }
     return rc;
 }
@@ -1501,6 +1543,9 @@ static int exemplar(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
         case 7:
             rc = push_kv(d, &f, p, end, &m->filtered_attributes, &m->n_filtered_attributes,
                          &cap_attr);
+            break;
+        default:
+            d->unknown = 1;
             break;
         }
     }
@@ -1557,6 +1602,9 @@ static int number_dp(struct dec *d, unsigned wt, const uint8_t *data, size_t len
             break;
         case 8:
             rc = get_u32(&f, &m->flags);
+            break;
+        default:
+            d->unknown = 1;
             break;
         }
     }
@@ -1620,6 +1668,9 @@ static int histogram_dp(struct dec *d, unsigned wt, const uint8_t *data, size_t 
             rc = get_double(&f, &m->max);
             m->_max_case = OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___MAX_MAX;
             break;
+        default:
+            d->unknown = 1;
+            break;
         }
     }
     return rc;
@@ -1647,6 +1698,8 @@ static int buckets(struct dec *d, unsigned wt, const uint8_t *data, size_t len, 
             rc = get_s32(&f, &m->offset);
         else if (f.num == 2)
             rc = get_varint64s(d, &f, &m->bucket_counts, &m->n_bucket_counts, &cap);
+        else
+            d->unknown = 1;
     }
     return rc;
 }
@@ -1728,6 +1781,9 @@ static int exp_histogram_dp(struct dec *d, unsigned wt, const uint8_t *data, siz
         case 14:
             rc = get_double(&f, &m->zero_threshold);
             break;
+        default:
+            d->unknown = 1;
+            break;
         }
     }
     return rc;
@@ -1753,6 +1809,8 @@ static int quantile(struct dec *d, unsigned wt, const uint8_t *data, size_t len,
             rc = get_double(&f, &m->quantile);
         else if (f.num == 2)
             rc = get_double(&f, &m->value);
+        else
+            d->unknown = 1;
     }
     return rc;
 }
@@ -1800,6 +1858,9 @@ static int summary_dp(struct dec *d, unsigned wt, const uint8_t *data, size_t le
         case 8:
             rc = get_u32(&f, &m->flags);
             break;
+        default:
+            d->unknown = 1;
+            break;
         }
     }
     return rc;
@@ -1829,7 +1890,8 @@ static int gauge(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Ga
             rc = m->data_points
                      ? number_dp(d, f.wt, f.data, f.len, &m->data_points[m->n_data_points++])
                      : OTUS_ERR_TOO_BIG;
-        }
+        } else if (rc == 0)
+            d->unknown = 1;
     }
     return rc;
 }
@@ -1867,6 +1929,9 @@ static int sum(struct dec *d, unsigned wt, const uint8_t *data, size_t len, Sum 
         case 3:
             rc = get_bool(&f, &m->is_monotonic);
             break;
+        default:
+            d->unknown = 1;
+            break;
         }
     }
     return rc;
@@ -1899,7 +1964,8 @@ static int histogram(struct dec *d, unsigned wt, const uint8_t *data, size_t len
             rc = get_i32(&f, &v32);
             m->aggregation_temporality =
                 (Opentelemetry__Proto__Metrics__V1__AggregationTemporality)v32;
-        }
+        } else
+            d->unknown = 1;
     }
     return rc;
 }
@@ -1932,7 +1998,8 @@ static int exp_histogram(struct dec *d, unsigned wt, const uint8_t *data, size_t
             rc = get_i32(&f, &v32);
             m->aggregation_temporality =
                 (Opentelemetry__Proto__Metrics__V1__AggregationTemporality)v32;
-        }
+        } else
+            d->unknown = 1;
     }
     return rc;
 }
@@ -1957,7 +2024,8 @@ static int summary(struct dec *d, unsigned wt, const uint8_t *data, size_t len, 
             rc = m->data_points
                      ? summary_dp(d, f.wt, f.data, f.len, &m->data_points[m->n_data_points++])
                      : OTUS_ERR_TOO_BIG;
-        }
+        } else if (rc == 0)
+            d->unknown = 1;
     }
     return rc;
 }
@@ -2013,6 +2081,9 @@ static int metric(struct dec *d, unsigned wt, const uint8_t *data, size_t len, M
         case 12:
             rc = push_kv(d, &f, p, end, &m->metadata, &m->n_metadata, &cap_meta);
             break;
+        default:
+            d->unknown = 1;
+            break;
         }
     }
     return rc;
@@ -2047,6 +2118,9 @@ static int scope_metrics(struct dec *d, unsigned wt, const uint8_t *data, size_t
             break;
         case 3:
             rc = get_string(d, &f, &m->schema_url);
+            break;
+        default:
+            d->unknown = 1;
             break;
         }
     }
@@ -2084,6 +2158,9 @@ static int resource_metrics(struct dec *d, unsigned wt, const uint8_t *data, siz
         case 3:
             rc = get_string(d, &f, &m->schema_url);
             break;
+        default:
+            d->unknown = 1;
+            break;
         }
     }
     return rc;
@@ -2110,12 +2187,68 @@ static int metrics_request(struct dec *d, const uint8_t *data, size_t len, otus_
                      ? resource_metrics(d, f.wt, f.data, f.len,
                                         &m->resource_metrics[m->n_resource_metrics++])
                      : OTUS_ERR_TOO_BIG;
-        }
+        } else if (rc == 0)
+            d->unknown = 1;
     }
     return rc;
 }
 
 /* ---- entry points ----------------------------------------------------------------- */
+
+static const ProtobufCMessageDescriptor *const request_desc[OTUS_SIGNAL_COUNT] = {
+    &opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
+    &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor,
+    &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor,
+};
+
+/* Drops the unknown fields numbered 0 of m and of every message below it: only a
+ * non-minimal key says 0, and written again it would make a request every decoder
+ * refuses. */
+static void drop_field0(ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    unsigned kept = 0;
+    for (unsigned k = 0; k < m->n_unknown_fields; k++)
+        if (m->unknown_fields[k].tag != 0)
+            m->unknown_fields[kept++] = m->unknown_fields[k];
+    m->n_unknown_fields = kept;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[i];
+        if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        char *member = (char *)m + fd->offset;
+        if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(size_t *)((char *)m + fd->quantifier_offset);
+            ProtobufCMessage **arr = *(ProtobufCMessage ***)member;
+            for (size_t k = 0; k < n; k++)
+                drop_field0(arr[k]);
+        } else if (!(fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+                   *(uint32_t *)((char *)m + fd->quantifier_offset) == fd->id) {
+            ProtobufCMessage *sub = *(ProtobufCMessage **)member;
+            if (sub)
+                drop_field0(sub);
+        }
+    }
+}
+
+/*
+ * The request held fields the OTLP definitions here do not have (a newer version's):
+ * it is decoded again by protobuf-c, which keeps them (number, wire type, the bytes
+ * after the key) for the OTLP exporter to write on. This decoder accepts exactly what
+ * protobuf-c accepts and builds the same tree otherwise (the differential fuzz target
+ * checks both), and the nesting was checked already, so protobuf-c's recursion is
+ * bounded. Should protobuf-c fail (the arena's limit), *out stays this decoder's tree.
+ */
+static void keep_unknown_fields(enum otus_signal signal, const uint8_t *data, size_t len,
+                                struct otus_arena *arena, ProtobufCMessage **out)
+{
+    ProtobufCMessage *m =
+        protobuf_c_message_unpack(request_desc[signal], otus_arena_protobuf(arena), len, data);
+    if (!m)
+        return;
+    drop_field0(m);
+    *out = m;
+}
 
 int otus__otlp_decode_depth(enum otus_signal signal, const uint8_t *data, size_t len,
                             struct otus_arena *arena, unsigned max_depth, ProtobufCMessage **out)
@@ -2148,6 +2281,8 @@ int otus__otlp_decode_depth(enum otus_signal signal, const uint8_t *data, size_t
         break;
     }
     assert(rc != 0 || d.depth == 0);
+    if (rc == 0 && d.unknown)
+        keep_unknown_fields(signal, data ? data : empty, len, arena, out);
     return rc;
 }
 

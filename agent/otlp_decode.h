@@ -22,10 +22,15 @@
  * bits); a packed fixed-size payload whose length is not a multiple of the element
  * size; an unterminated varint in a packed payload.
  *
+ * Unknown fields (a newer OTLP version's) are kept as protobuf-c keeps them
+ * (base.unknown_fields: number, wire type and the bytes after the key, in order), so
+ * that the OTLP exporter writes them on: a request that holds any is decoded a second
+ * time, by protobuf-c, into the same arena, and that tree is returned. Requests
+ * without them, nearly all, pay nothing for it.
+ *
  * Differences from protobuf-c, both deliberate:
- * - Unknown fields are skipped by their wire type and not kept: base.unknown_fields
- *   is always NULL and base.n_unknown_fields 0, so re-encoding a decoded request
- *   drops them.
+ * - An unknown field numbered 0 (possible only with a non-minimal key) is dropped:
+ *   written again, it would make a request every decoder refuses.
  * - Values nest: an AnyValue may hold an ArrayValue or KeyValueList holding AnyValues.
  *   protobuf-c recurses without limit and a hostile request can overflow its stack;
  *   this decoder refuses an AnyValue nested more than OTUS_OTLP_MAX_DEPTH deep (the

@@ -212,6 +212,32 @@ def test_multi_service_spans_arrive_identical(start_agent, tmp_path, standin):
                                   exporter="jaeger") == len(want), 10, what="spans counted sent")
 
 
+def test_fields_from_a_newer_otlp_pass_through(start_agent, tmp_path, standin):
+    """Fields the agent's OTLP definitions do not have (a newer SDK's) are forwarded as
+    they came: an unknown varint on a span, an unknown message on a resource."""
+    from opentelemetry.proto.trace.v1 import trace_pb2
+    from opentelemetry.proto.resource.v1 import resource_pb2
+    a = start(start_agent, tmp_path, jaeger_exporter(standin), "  traces: [jaeger]")
+    req = od.traces_request(n=2)
+    span_extra = b"\x98\x06\x2a"          # field 99, varint 42
+    res_extra = b"\xa2\x06\x03abc"        # field 100, length-delimited "abc"
+    for rs in req.resource_spans:
+        r = resource_pb2.Resource()
+        r.ParseFromString(rs.resource.SerializeToString() + res_extra)
+        rs.resource.CopyFrom(r)
+        for ss in rs.scope_spans:
+            for sp in ss.spans:
+                t = trace_pb2.Span()
+                t.ParseFromString(sp.SerializeToString() + span_extra)
+                sp.CopyFrom(t)
+    assert od.send(a.otlp, "traces", req)[0] == 200
+    standin.wait(lambda: len(standin.records("traces")) >= 2, what="2 spans")
+    for rs, _, sp in standin.records("traces"):
+        assert sp.SerializeToString().endswith(span_extra)
+        assert rs.resource.SerializeToString().endswith(res_extra)
+    assert a.stop() == 0
+
+
 # ---- done when: 5 x 503, then 429 Retry-After: 2 ---------------------------------------------------
 
 def test_503s_and_429_retry_after_deliver_exactly_once(start_agent, tmp_path, standin):

@@ -7,8 +7,9 @@
  * Agreement means: both refuse; or both accept and the trees are equal field for field
  * (walking protobuf-c's descriptors: counts, oneof cases, scalars bit for bit, string
  * contents and whether a string is protobuf_c_empty_string, bytes and whether their
- * data is NULL, sub-messages and whether they are NULL) once protobuf-c's unknown
- * fields are dropped, and protobuf_c_message_pack() writes identical bytes for both;
+ * data is NULL, sub-messages and whether they are NULL, unknown fields: number, wire
+ * type and bytes, in order, but for protobuf-c's field-0 ones), and
+ * protobuf_c_message_pack() writes identical bytes for both;
  * or protobuf-c accepts, the agent's decoder refuses with OTUS_ERR_PARSE, and with the
  * nesting limit lifted it accepts the same tree: the input nests deeper than
  * OTUS_OTLP_MAX_DEPTH.
@@ -69,12 +70,19 @@ static size_t otlp_diff_elt_size(ProtobufCType t)
     return 0;
 }
 
-/* Drops the unknown fields of m and of every message below it. */
-static void otlp_diff_strip_unknown(ProtobufCMessage *m)
+/* Drops the unknown fields numbered 0 (a non-minimal key) of m and of every message
+ * below it: the agent's decoder does not keep them, since writing them again would
+ * make a request every decoder refuses. */
+static void otlp_diff_drop_field0(ProtobufCMessage *m)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
-    m->n_unknown_fields = 0;
-    m->unknown_fields = NULL;
+    unsigned kept = 0;
+    for (unsigned k = 0; k < m->n_unknown_fields; k++)
+        if (m->unknown_fields[k].tag != 0)
+            m->unknown_fields[kept++] = m->unknown_fields[k];
+    m->n_unknown_fields = kept;
+    if (!kept)
+        m->unknown_fields = NULL;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
         char *member = (char *)m + fd->offset;
@@ -84,7 +92,7 @@ static void otlp_diff_strip_unknown(ProtobufCMessage *m)
             size_t n = *(size_t *)((char *)m + fd->quantifier_offset);
             ProtobufCMessage **arr = *(ProtobufCMessage ***)member;
             for (size_t k = 0; k < n; k++)
-                otlp_diff_strip_unknown(arr[k]);
+                otlp_diff_drop_field0(arr[k]);
             continue;
         }
         if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
@@ -92,7 +100,7 @@ static void otlp_diff_strip_unknown(ProtobufCMessage *m)
             continue;
         ProtobufCMessage *sub = *(ProtobufCMessage **)member;
         if (sub)
-            otlp_diff_strip_unknown(sub);
+            otlp_diff_drop_field0(sub);
     }
 }
 
@@ -112,6 +120,16 @@ static int otlp_diff_equal(const ProtobufCMessage *a, const ProtobufCMessage *b,
         snprintf(why, whylen, "%s: unknown fields %zu vs %zu", d->name, (size_t)a->n_unknown_fields,
                  (size_t)b->n_unknown_fields);
         return 0;
+    }
+    for (unsigned k = 0; k < a->n_unknown_fields; k++) {
+        const ProtobufCMessageUnknownField *ua = &a->unknown_fields[k], *ub = &b->unknown_fields[k];
+        if (ua->tag != ub->tag || ua->wire_type != ub->wire_type || ua->len != ub->len ||
+            (ua->len && memcmp(ua->data, ub->data, ua->len) != 0)) {
+            snprintf(why, whylen, "%s: unknown field %u: tag %u/%u, wire type %d/%d, %zu/%zu bytes",
+                     d->name, k, ua->tag, ub->tag, (int)ua->wire_type, (int)ub->wire_type, ua->len,
+                     ub->len);
+            return 0;
+        }
     }
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
@@ -237,7 +255,7 @@ static enum otlp_diff_result otlp_diff(enum otus_signal sig, const uint8_t *data
         snprintf(why, whylen, "protobuf-c refuses, ours accepts");
         goto out;
     }
-    otlp_diff_strip_unknown(ref);
+    otlp_diff_drop_field0(ref);
     if (rc != 0) {
         /* Beyond the nesting limit only: each AnyValue level takes at least 2 bytes. */
         int drc = rc == OTUS_ERR_PARSE

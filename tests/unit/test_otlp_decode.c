@@ -992,8 +992,23 @@ static void unknown_fields_and_keys(void **state)
     expect_accepted(OTUS_SIGNAL_LOGS, (uint8_t *)b.data, b.len);
     LogRecord *lr = the_record(decode_logs(&a, (uint8_t *)b.data, b.len));
     assert_true(lr->time_unix_nano == 42);
-    assert_int_equal(lr->base.n_unknown_fields, 0);
-    assert_null(lr->base.unknown_fields);
+    /* Kept in order with the bytes after their keys (a length with its value), as
+     * protobuf-c keeps them, but for field 0. */
+    assert_int_equal(lr->base.n_unknown_fields, 6);
+    const ProtobufCMessageUnknownField *u = lr->base.unknown_fields;
+    static const uint32_t tags[] = {4, 4, 4, 4, 99, 536870911};
+    static const ProtobufCWireType wts[] = {
+        PROTOBUF_C_WIRE_TYPE_VARINT,          PROTOBUF_C_WIRE_TYPE_64BIT,
+        PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED, PROTOBUF_C_WIRE_TYPE_32BIT,
+        PROTOBUF_C_WIRE_TYPE_VARINT,          PROTOBUF_C_WIRE_TYPE_VARINT};
+    static const size_t lens[] = {2, 8, 3, 4, 1, 1};
+    for (int k = 0; k < 6; k++) {
+        assert_int_equal(u[k].tag, tags[k]);
+        assert_int_equal(u[k].wire_type, wts[k]);
+        assert_int_equal(u[k].len, lens[k]);
+    }
+    assert_memory_equal(u[0].data, "\xac\x02", 2);
+    assert_memory_equal(u[2].data, "\x02\x01\x02", 3);
     otus_buf_free(&b);
 
     /* Refused however they are placed: groups, wire types 6 and 7, field 0, a key of
