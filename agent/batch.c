@@ -12,6 +12,20 @@
 
 static const char *const signal_names[OTUS_SIGNAL_COUNT] = {"traces", "metrics", "logs"};
 
+const ProtobufCMessageDescriptor *otus_request_descriptor(enum otus_signal s)
+{
+    switch (s) {
+    case OTUS_SIGNAL_TRACES:
+        return &opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor;
+    case OTUS_SIGNAL_METRICS:
+        return &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor;
+    case OTUS_SIGNAL_LOGS:
+        return &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor;
+    default:
+        return NULL;
+    }
+}
+
 const char *otus_signal_name(enum otus_signal s)
 {
     return (unsigned)s < OTUS_SIGNAL_COUNT ? signal_names[s] : "unknown";

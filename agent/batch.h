@@ -39,6 +39,9 @@ typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest ot
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest otus_metrics_req;
 typedef Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest otus_logs_req;
 
+/* The protobuf-c descriptor of a signal's Export*ServiceRequest; NULL for no signal. */
+const ProtobufCMessageDescriptor *otus_request_descriptor(enum otus_signal s);
+
 struct otus_batch {
     enum otus_signal signal;
     unsigned refs;           /* holders: exporter queues, sends in flight */

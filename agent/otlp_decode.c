@@ -2195,16 +2195,7 @@ static int metrics_request(struct dec *d, const uint8_t *data, size_t len, otus_
 
 /* ---- entry points ----------------------------------------------------------------- */
 
-static const ProtobufCMessageDescriptor *const request_desc[OTUS_SIGNAL_COUNT] = {
-    &opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
-    &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor,
-    &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor,
-};
-
-/* Drops the unknown fields numbered 0 of m and of every message below it: only a
- * non-minimal key says 0, and written again it would make a request every decoder
- * refuses. */
-static void drop_field0(ProtobufCMessage *m)
+void otus__otlp_drop_field0(ProtobufCMessage *m)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     unsigned kept = 0;
@@ -2221,12 +2212,12 @@ static void drop_field0(ProtobufCMessage *m)
             size_t n = *(size_t *)((char *)m + fd->quantifier_offset);
             ProtobufCMessage **arr = *(ProtobufCMessage ***)member;
             for (size_t k = 0; k < n; k++)
-                drop_field0(arr[k]);
+                otus__otlp_drop_field0(arr[k]);
         } else if (!(fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
                    *(uint32_t *)((char *)m + fd->quantifier_offset) == fd->id) {
             ProtobufCMessage *sub = *(ProtobufCMessage **)member;
             if (sub)
-                drop_field0(sub);
+                otus__otlp_drop_field0(sub);
         }
     }
 }
@@ -2242,11 +2233,11 @@ static void drop_field0(ProtobufCMessage *m)
 static void keep_unknown_fields(enum otus_signal signal, const uint8_t *data, size_t len,
                                 struct otus_arena *arena, ProtobufCMessage **out)
 {
-    ProtobufCMessage *m =
-        protobuf_c_message_unpack(request_desc[signal], otus_arena_protobuf(arena), len, data);
+    ProtobufCMessage *m = protobuf_c_message_unpack(otus_request_descriptor(signal),
+                                                    otus_arena_protobuf(arena), len, data);
     if (!m)
         return;
-    drop_field0(m);
+    otus__otlp_drop_field0(m);
     *out = m;
 }
 

@@ -36,19 +36,6 @@
 
 /* ---- shared by both directions --------------------------------------------------- */
 
-static const ProtobufCMessageDescriptor *request_descriptor(enum otus_signal signal)
-{
-    switch (signal) {
-    case OTUS_SIGNAL_TRACES:
-        return &opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor;
-    case OTUS_SIGNAL_METRICS:
-        return &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor;
-    case OTUS_SIGNAL_LOGS:
-        return &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor;
-    }
-    return NULL;
-}
-
 /*
  * The bytes fields OTLP writes in hex rather than base64, and their length in bytes:
  * trace_id, span_id and parent_span_id wherever they occur. 0 for any other field.
@@ -953,7 +940,7 @@ int otus_otlp_json_decode(enum otus_signal signal, const char *json, size_t len,
     *out = NULL;
     if (err)
         otus_buf_reset(err);
-    const ProtobufCMessageDescriptor *desc = request_descriptor(signal);
+    const ProtobufCMessageDescriptor *desc = otus_request_descriptor(signal);
     if (!desc) {
         rc = fail(&d, OTUS_ERR_INVALID, "unknown signal %d", (int)signal);
         goto out;
@@ -1178,7 +1165,7 @@ static int encode(const ProtobufCMessage *m, struct otus_buf *out)
 int otus_otlp_json_encode(enum otus_signal signal, const ProtobufCMessage *req,
                           struct otus_buf *out)
 {
-    const ProtobufCMessageDescriptor *desc = request_descriptor(signal);
+    const ProtobufCMessageDescriptor *desc = otus_request_descriptor(signal);
     if (!desc || !req || req->descriptor != desc)
         return OTUS_ERR_INVALID;
     return encode(req, out);

@@ -506,12 +506,6 @@ static void attempt(struct otlp_req *r)
 /* ---- encoding on the thread pool
  * ------------------------------------------------------------------ */
 
-static const ProtobufCMessageDescriptor *const request_desc[OTUS_SIGNAL_COUNT] = {
-    &opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
-    &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor,
-    &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor,
-};
-
 /*
  * The uncompressed body for batches in c: the merged request in protobuf (c->raw), or
  * in OTLP/JSON (c->json; the protobuf is decoded again into c->json_tree for the JSON
@@ -530,8 +524,8 @@ int otus__otlp_encode_body(struct otlp_enc_ctx *c, int json, enum otus_signal si
     /* A decoded request takes a few times its wire size; anything far beyond is a bug. */
     c->json_tree.max = c->raw.len * 16 + (1u << 20);
     ProtobufCMessage *m =
-        protobuf_c_message_unpack(request_desc[sig], otus_arena_protobuf(&c->json_tree), c->raw.len,
-                                  (const uint8_t *)c->raw.data);
+        protobuf_c_message_unpack(otus_request_descriptor(sig), otus_arena_protobuf(&c->json_tree),
+                                  c->raw.len, (const uint8_t *)c->raw.data);
     if (!m)
         return OTUS_ERR_NOMEM;
     otus_buf_reset(&c->json);

@@ -33,12 +33,6 @@ enum otlp_diff_result {
     OTLP_DIFF_MISMATCH = 3, /* a disagreement: the decoder has a bug */
 };
 
-static const ProtobufCMessageDescriptor *const otlp_diff_desc[OTUS_SIGNAL_COUNT] = {
-    &opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
-    &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor,
-    &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor,
-};
-
 /* Size of one element of a repeated field of type t, as protobuf-c lays it out. */
 static size_t otlp_diff_elt_size(ProtobufCType t)
 {
@@ -68,40 +62,6 @@ static size_t otlp_diff_elt_size(ProtobufCType t)
         return sizeof(ProtobufCMessage *);
     }
     return 0;
-}
-
-/* Drops the unknown fields numbered 0 (a non-minimal key) of m and of every message
- * below it: the agent's decoder does not keep them, since writing them again would
- * make a request every decoder refuses. */
-static void otlp_diff_drop_field0(ProtobufCMessage *m)
-{
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    unsigned kept = 0;
-    for (unsigned k = 0; k < m->n_unknown_fields; k++)
-        if (m->unknown_fields[k].tag != 0)
-            m->unknown_fields[kept++] = m->unknown_fields[k];
-    m->n_unknown_fields = kept;
-    if (!kept)
-        m->unknown_fields = NULL;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *fd = &d->fields[i];
-        char *member = (char *)m + fd->offset;
-        if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(size_t *)((char *)m + fd->quantifier_offset);
-            ProtobufCMessage **arr = *(ProtobufCMessage ***)member;
-            for (size_t k = 0; k < n; k++)
-                otlp_diff_drop_field0(arr[k]);
-            continue;
-        }
-        if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            *(uint32_t *)((char *)m + fd->quantifier_offset) != fd->id)
-            continue;
-        ProtobufCMessage *sub = *(ProtobufCMessage **)member;
-        if (sub)
-            otlp_diff_drop_field0(sub);
-    }
 }
 
 static int otlp_diff_value_equal(const ProtobufCFieldDescriptor *fd, const char *a, const char *b,
@@ -241,8 +201,8 @@ static enum otlp_diff_result otlp_diff(enum otus_signal sig, const uint8_t *data
     otus_arena_init(&pa, 4096, 256u << 20);
     otus_arena_init(&oa, 4096, 256u << 20);
     otus_arena_init(&da, 4096, 256u << 20);
-    ProtobufCMessage *ref =
-        protobuf_c_message_unpack(otlp_diff_desc[sig], otus_arena_protobuf(&pa), len, data);
+    ProtobufCMessage *ref = protobuf_c_message_unpack(otus_request_descriptor(sig),
+                                                      otus_arena_protobuf(&pa), len, data);
     int rc = otus_otlp_decode(sig, data, len, &oa, &ours);
     if (!ref && rc != 0) {
         if (rc == OTUS_ERR_PARSE)
@@ -255,7 +215,7 @@ static enum otlp_diff_result otlp_diff(enum otus_signal sig, const uint8_t *data
         snprintf(why, whylen, "protobuf-c refuses, ours accepts");
         goto out;
     }
-    otlp_diff_drop_field0(ref);
+    otus__otlp_drop_field0(ref); /* as the decoder does */
     if (rc != 0) {
         /* Beyond the nesting limit only: each AnyValue level takes at least 2 bytes. */
         int drc = rc == OTUS_ERR_PARSE

@@ -618,7 +618,7 @@ static void random_requests(void **state)
         for (int i = 0; i < 300; i++) {
             struct otus_arena a;
             otus_arena_init(&a, 0, 0);
-            ProtobufCMessage *m = rand_msg(&r, &a, otlp_diff_desc[s], 9);
+            ProtobufCMessage *m = rand_msg(&r, &a, otus_request_descriptor(s), 9);
             size_t len;
             uint8_t *w = pack(m, &len);
             expect_accepted((enum otus_signal)s, w, len);
@@ -862,12 +862,12 @@ static void rewritten_requests(void **state)
             if (i % 4 == 0) {
                 w = rich((enum otus_signal)s, &len);
             } else {
-                ProtobufCMessage *m = rand_msg(&r, &a, otlp_diff_desc[s], 9);
+                ProtobufCMessage *m = rand_msg(&r, &a, otus_request_descriptor(s), 9);
                 w = pack(m, &len);
             }
             struct otus_buf b;
             otus_buf_init(&b, 0);
-            rewrite(&r, otlp_diff_desc[s], w, len, &b);
+            rewrite(&r, otus_request_descriptor(s), w, len, &b);
             results[expect_agree((enum otus_signal)s, (const uint8_t *)b.data, b.len)]++;
             otus_buf_free(&b);
             free(w);
@@ -960,7 +960,7 @@ static void empty_requests(void **state)
         expect_accepted((enum otus_signal)s, NULL, 0);
         ProtobufCMessage *m = NULL;
         assert_int_equal(otus_otlp_decode((enum otus_signal)s, NULL, 0, &a, &m), 0);
-        assert_ptr_equal(m->descriptor, otlp_diff_desc[s]);
+        assert_ptr_equal(m->descriptor, otus_request_descriptor(s));
         assert_int_equal(((otus_logs_req *)m)->n_resource_logs, 0);
         assert_null(((otus_logs_req *)m)->resource_logs);
         static const uint8_t empty_children[] = {0x0a, 0x00, 0x0a, 0x00};
