@@ -100,9 +100,9 @@ def test_es_https_refuses_unverified_certificate(start_agent, tmp_path, es_tls, 
              what="the breaker open")
     assert tes.metric(a, "otus_exporter_in_flight_records") == 20
     assert "(tls); retrying" in a.output()
-    # A reload that trusts the right CA sends what waited with the new settings, once.
-    # (and installs the data stream's template: without one the stand-in, as
-    # Elasticsearch, refuses documents for a data stream).
+    # A reload that trusts the right CA (and installs the data stream's template, which
+    # the stand-in, as Elasticsearch, requires) sends what waited, once, with the new
+    # settings.
     extra = RETRY + tls_section(ca_file=certs["ca"])
     a.rewrite_config(tes.es_config(tmp_path, [es_tls.url], a.otlp, a.tel, extra))
     a.signal(signal.SIGHUP)
