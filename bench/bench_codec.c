@@ -16,6 +16,7 @@
 #include "agent/batch.h"
 #include "exporters/documents.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
+#include "bench/bench_logs.h"
 
 #define RUNS 7
 
@@ -23,71 +24,6 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-/* A request of 100 log records with 4 attributes each, like an SDK batch. */
-static uint8_t *make_logs_request(size_t *len)
-{
-    static Opentelemetry__Proto__Logs__V1__LogRecord recs[100];
-    static Opentelemetry__Proto__Logs__V1__LogRecord *recp[100];
-    static Opentelemetry__Proto__Common__V1__AnyValue bodies[100], vals[100][4];
-    static Opentelemetry__Proto__Common__V1__KeyValue kvs[100][4];
-    static Opentelemetry__Proto__Common__V1__KeyValue *kvp[100][4];
-    static char msgs[100][80];
-    static uint8_t tid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-    static uint8_t sid[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    static const char *keys[4] = {"http.request.method", "url.path", "http.response.status_code",
-                                  "user.id"};
-    for (int i = 0; i < 100; i++) {
-        opentelemetry__proto__logs__v1__log_record__init(&recs[i]);
-        opentelemetry__proto__common__v1__any_value__init(&bodies[i]);
-        snprintf(msgs[i], sizeof(msgs[i]), "request %d served in %d ms for a user", i, i * 3);
-        bodies[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-        bodies[i].string_value = msgs[i];
-        recs[i].body = &bodies[i];
-        recs[i].time_unix_nano = 1700000000000000000ull + (uint64_t)i;
-        recs[i].severity_number = 9;
-        recs[i].severity_text = "INFO";
-        recs[i].trace_id = (ProtobufCBinaryData){16, tid};
-        recs[i].span_id = (ProtobufCBinaryData){8, sid};
-        for (int k = 0; k < 4; k++) {
-            opentelemetry__proto__common__v1__key_value__init(&kvs[i][k]);
-            opentelemetry__proto__common__v1__any_value__init(&vals[i][k]);
-            kvs[i][k].key = (char *)keys[k];
-            kvs[i][k].value = &vals[i][k];
-            if (k == 2) {
-                vals[i][k].value_case =
-                    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-                vals[i][k].int_value = 200;
-            } else {
-                vals[i][k].value_case =
-                    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-                vals[i][k].string_value = k == 0 ? "GET" : k == 1 ? "/api/v1/users" : "u-12345";
-            }
-            kvp[i][k] = &kvs[i][k];
-        }
-        recs[i].attributes = kvp[i];
-        recs[i].n_attributes = 4;
-        recp[i] = &recs[i];
-    }
-    Opentelemetry__Proto__Logs__V1__ScopeLogs sl = OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT;
-    sl.log_records = recp;
-    sl.n_log_records = 100;
-    Opentelemetry__Proto__Logs__V1__ScopeLogs *slp[] = {&sl};
-    Opentelemetry__Proto__Logs__V1__ResourceLogs rl =
-        OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT;
-    rl.scope_logs = slp;
-    rl.n_scope_logs = 1;
-    Opentelemetry__Proto__Logs__V1__ResourceLogs *rlp[] = {&rl};
-    Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest req =
-        OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_REQUEST__INIT;
-    req.resource_logs = rlp;
-    req.n_resource_logs = 1;
-    *len = opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(
-        &req);
-    uint8_t *wire = malloc(*len);
-    opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(&req, wire);
-    return wire;
 }
 
 static void report(const char *name, double *ns_per_op, const char *unit_note)
@@ -100,7 +36,7 @@ static void report(const char *name, double *ns_per_op, const char *unit_note)
 int main(void)
 {
     size_t len;
-    uint8_t *wire = make_logs_request(&len);
+    uint8_t *wire = bench_logs_wire(&len);
     double t[RUNS];
     const int iters = 2000;
 

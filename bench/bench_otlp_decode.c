@@ -17,6 +17,7 @@
 #include "agent/otlp_decode.h"
 #include "common/arena.h"
 #include "common/clock.h"
+#include "bench/bench_logs.h"
 
 #define RUNS    11
 #define RECORDS 100
@@ -76,68 +77,6 @@ static void set_attrs(struct attrs *a, size_t n, const char *const *keys, int se
     next++;
 }
 
-static uint8_t tid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-static uint8_t sid[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-
-/* The request of bench_codec.c: 100 log records with 4 attributes each. */
-static uint8_t *make_logs(size_t *len)
-{
-    static Opentelemetry__Proto__Logs__V1__LogRecord recs[RECORDS];
-    static Opentelemetry__Proto__Logs__V1__LogRecord *recp[RECORDS];
-    static AnyValue bodies[RECORDS], vals[RECORDS][4];
-    static KeyValue kvs[RECORDS][4];
-    static KeyValue *kvp[RECORDS][4];
-    static char msgs[RECORDS][80];
-    static const char *keys[4] = {"http.request.method", "url.path", "http.response.status_code",
-                                  "user.id"};
-    for (int i = 0; i < RECORDS; i++) {
-        opentelemetry__proto__logs__v1__log_record__init(&recs[i]);
-        opentelemetry__proto__common__v1__any_value__init(&bodies[i]);
-        snprintf(msgs[i], sizeof(msgs[i]), "request %d served in %d ms for a user", i, i * 3);
-        bodies[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-        bodies[i].string_value = msgs[i];
-        recs[i].body = &bodies[i];
-        recs[i].time_unix_nano = 1700000000000000000ull + (uint64_t)i;
-        recs[i].severity_number = 9;
-        recs[i].severity_text = "INFO";
-        recs[i].trace_id = (ProtobufCBinaryData){16, tid};
-        recs[i].span_id = (ProtobufCBinaryData){8, sid};
-        for (int k = 0; k < 4; k++) {
-            opentelemetry__proto__common__v1__key_value__init(&kvs[i][k]);
-            opentelemetry__proto__common__v1__any_value__init(&vals[i][k]);
-            kvs[i][k].key = (char *)keys[k];
-            kvs[i][k].value = &vals[i][k];
-            if (k == 2) {
-                vals[i][k].value_case =
-                    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-                vals[i][k].int_value = 200;
-            } else {
-                vals[i][k].value_case =
-                    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-                vals[i][k].string_value = k == 0 ? "GET" : k == 1 ? "/api/v1/users" : "u-12345";
-            }
-            kvp[i][k] = &kvs[i][k];
-        }
-        recs[i].attributes = kvp[i];
-        recs[i].n_attributes = 4;
-        recp[i] = &recs[i];
-    }
-    Opentelemetry__Proto__Logs__V1__ScopeLogs sl = OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT;
-    sl.log_records = recp;
-    sl.n_log_records = RECORDS;
-    Opentelemetry__Proto__Logs__V1__ScopeLogs *slp[] = {&sl};
-    Opentelemetry__Proto__Logs__V1__ResourceLogs rl =
-        OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT;
-    rl.scope_logs = slp;
-    rl.n_scope_logs = 1;
-    Opentelemetry__Proto__Logs__V1__ResourceLogs *rlp[] = {&rl};
-    Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest req =
-        OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_REQUEST__INIT;
-    req.resource_logs = rlp;
-    req.n_resource_logs = 1;
-    return pack(&req.base, len);
-}
-
 static const char *const res_keys[] = {"service.name", "service.version", "host.name",
                                        "process.pid"};
 
@@ -158,9 +97,9 @@ static uint8_t *make_traces(size_t *len)
         Opentelemetry__Proto__Trace__V1__Span *s = &spans[i];
         opentelemetry__proto__trace__v1__span__init(s);
         opentelemetry__proto__trace__v1__status__init(&st[i]);
-        s->trace_id = (ProtobufCBinaryData){16, tid};
-        s->span_id = (ProtobufCBinaryData){8, sid};
-        s->parent_span_id = (ProtobufCBinaryData){8, sid};
+        s->trace_id = (ProtobufCBinaryData){16, bench_trace_id};
+        s->span_id = (ProtobufCBinaryData){8, bench_span_id};
+        s->parent_span_id = (ProtobufCBinaryData){8, bench_span_id};
         s->name = "GET /api/v1/users/{id}";
         s->kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
         s->start_time_unix_nano = 1700000000000000000ull + (uint64_t)i * 1000;
@@ -327,7 +266,7 @@ static uint8_t *make(enum otus_signal s, size_t *len)
     case OTUS_SIGNAL_METRICS:
         return make_metrics(len);
     default:
-        return make_logs(len);
+        return bench_logs_wire(len);
     }
 }
 

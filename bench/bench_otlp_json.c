@@ -24,6 +24,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/json_parse.h"
+#include "bench/bench_logs.h"
 
 #define RUNS    7
 #define RECORDS 100
@@ -42,74 +43,6 @@ static void report(const char *name, double *ns)
     qsort(ns, RUNS, sizeof(double), cmp_double);
     printf("%-44s median %9.1f ns/record  (min %.1f, max %.1f)\n", name, ns[RUNS / 2], ns[0],
            ns[RUNS - 1]);
-}
-
-static uint8_t trace_id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-static uint8_t span_id[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-
-/* Four attributes like an HTTP server's: three strings and a status code. */
-static void fill_attributes(KeyValue kvs[4], KeyValue *kvp[4], AnyValue vals[4])
-{
-    static const char *keys[4] = {"http.request.method", "url.path", "http.response.status_code",
-                                  "user.id"};
-    for (int k = 0; k < 4; k++) {
-        opentelemetry__proto__common__v1__key_value__init(&kvs[k]);
-        opentelemetry__proto__common__v1__any_value__init(&vals[k]);
-        kvs[k].key = (char *)keys[k];
-        kvs[k].value = &vals[k];
-        if (k == 2) {
-            vals[k].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-            vals[k].int_value = 200;
-        } else {
-            vals[k].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-            vals[k].string_value = k == 0 ? "GET" : k == 1 ? "/api/v1/users" : "u-12345";
-        }
-        kvp[k] = &kvs[k];
-    }
-}
-
-/* 100 log records with a string body, 4 attributes, IDs, time and severity, the request
- * bench_codec.c decodes as protobuf. */
-static otus_logs_req *make_logs(void)
-{
-    static Opentelemetry__Proto__Logs__V1__LogRecord recs[RECORDS];
-    static Opentelemetry__Proto__Logs__V1__LogRecord *recp[RECORDS];
-    static AnyValue bodies[RECORDS], vals[RECORDS][4];
-    static KeyValue kvs[RECORDS][4];
-    static KeyValue *kvp[RECORDS][4];
-    static char msgs[RECORDS][80];
-    static Opentelemetry__Proto__Logs__V1__ScopeLogs sl;
-    static Opentelemetry__Proto__Logs__V1__ScopeLogs *slp[1] = {&sl};
-    static Opentelemetry__Proto__Logs__V1__ResourceLogs rl;
-    static Opentelemetry__Proto__Logs__V1__ResourceLogs *rlp[1] = {&rl};
-    static otus_logs_req req;
-    for (int i = 0; i < RECORDS; i++) {
-        opentelemetry__proto__logs__v1__log_record__init(&recs[i]);
-        opentelemetry__proto__common__v1__any_value__init(&bodies[i]);
-        snprintf(msgs[i], sizeof(msgs[i]), "request %d served in %d ms for a user", i, i * 3);
-        bodies[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-        bodies[i].string_value = msgs[i];
-        recs[i].body = &bodies[i];
-        recs[i].time_unix_nano = 1700000000000000000ull + (uint64_t)i;
-        recs[i].severity_number = 9;
-        recs[i].severity_text = "INFO";
-        recs[i].trace_id = (ProtobufCBinaryData){16, trace_id};
-        recs[i].span_id = (ProtobufCBinaryData){8, span_id};
-        fill_attributes(kvs[i], kvp[i], vals[i]);
-        recs[i].attributes = kvp[i];
-        recs[i].n_attributes = 4;
-        recp[i] = &recs[i];
-    }
-    opentelemetry__proto__logs__v1__scope_logs__init(&sl);
-    sl.log_records = recp;
-    sl.n_log_records = RECORDS;
-    opentelemetry__proto__logs__v1__resource_logs__init(&rl);
-    rl.scope_logs = slp;
-    rl.n_scope_logs = 1;
-    opentelemetry__proto__collector__logs__v1__export_logs_service_request__init(&req);
-    req.resource_logs = rlp;
-    req.n_resource_logs = 1;
-    return &req;
 }
 
 /* 100 server spans with IDs, a parent, times, 4 attributes and a status. */
@@ -131,15 +64,15 @@ static otus_traces_req *make_traces(void)
     for (int i = 0; i < RECORDS; i++) {
         Opentelemetry__Proto__Trace__V1__Span *s = &spans[i];
         opentelemetry__proto__trace__v1__span__init(s);
-        s->trace_id = (ProtobufCBinaryData){16, trace_id};
-        s->span_id = (ProtobufCBinaryData){8, span_id};
-        s->parent_span_id = (ProtobufCBinaryData){8, span_id};
+        s->trace_id = (ProtobufCBinaryData){16, bench_trace_id};
+        s->span_id = (ProtobufCBinaryData){8, bench_span_id};
+        s->parent_span_id = (ProtobufCBinaryData){8, bench_span_id};
         s->flags = 0x301;
         s->name = "GET /api/v1/users";
         s->kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
         s->start_time_unix_nano = 1700000000000000000ull + (uint64_t)i * 1000;
         s->end_time_unix_nano = s->start_time_unix_nano + 3000000;
-        fill_attributes(kvs[i], kvp[i], vals[i]);
+        bench_http_attributes(kvs[i], kvp[i], vals[i]);
         s->attributes = kvp[i];
         s->n_attributes = 4;
         s->status = &status;
@@ -316,7 +249,7 @@ static void bench_encode(const char *name, enum otus_signal s, const ProtobufCMe
 
 int main(int argc, char **argv)
 {
-    otus_logs_req *logs = make_logs();
+    otus_logs_req *logs = bench_logs_request();
     otus_traces_req *traces = make_traces();
     struct otus_buf lj, tj;
     otus_buf_init(&lj, 0);
